@@ -1,0 +1,83 @@
+# Gantry build.  `make` builds bin/gantry; `make test` runs unit and
+# end-to-end tests and ends with "N passed, N failed"; `make bench` runs the
+# benchmarks; `make fuzz` builds the libFuzzer harnesses (clang).
+# Sanitizers: make SANITIZE=address,undefined test
+
+CC ?= cc
+PKGS := libmicrohttpd gnutls jansson yaml-0.1 sqlite3 libcurl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifdef CI
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+CFLAGS += -std=gnu17 $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -Ibuild/gen $(PKG_CFLAGS) -pthread -MMD -MP
+LDLIBS += $(PKG_LIBS) -pthread -lm
+
+BUILD := build
+ifdef SANITIZE
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD := build/san
+endif
+
+LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+GEN_SRC := $(wildcard build/gen/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all test unit e2e bench fuzz clean deps demo lint
+all: bin/gantry
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libgantry.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/gantry: $(BUILD)/obj/main.o $(BUILD)/libgantry.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgantry.a tests/unit/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgantry.a $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@scripts/run-tests.sh unit $(UNIT_BIN)
+
+e2e: bin/gantry
+	@scripts/run-tests.sh e2e
+
+test: deps bin/gantry $(UNIT_BIN)
+	@scripts/run-tests.sh all $(UNIT_BIN)
+
+bench: deps bin/gantry
+	@scripts/run-bench.sh
+
+# libFuzzer harnesses: build/fuzz/fuzz_*; each also runs its seed corpus in `make test`.
+FUZZ_CFLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+fuzz: $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -pthread -lm
+
+lint:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gmtime|localtime)\(' $$(find src -name '*.c') || (echo "banned function used" && false)
+
+demo: deps bin/gantry
+	@scripts/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

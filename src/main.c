@@ -1,0 +1,43 @@
+/*
+ * main.c - the subcommand table of the gantry binary.  Each subcommand lives
+ * in its own file under src/cli/ and reports its errors itself, once.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct gt_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "server", gt_cmd_server, "run the API server, store, controllers (and an embedded node agent)" },
+	{ "version", gt_cmd_version, "print the version" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gantry <command> [flags]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\nRun 'gantry <command> --help' for a command's flags.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "gantry: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
