@@ -30,7 +30,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit e2e bench fuzz clean deps demo lint
+.PHONY: all test unit e2e bench fuzz clean deps demo lint run
 all: bin/gantry
 
 deps:
@@ -71,8 +71,16 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -pthread -lm
 
+# The same harnesses with a replay main(), run over their corpora by make test.
+build/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libgantry.a $(LDLIBS)
+
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gmtime|localtime)\(' $$(find src -name '*.c') || (echo "banned function used" && false)
+
+run: deps bin/gantry
+	bin/gantry server --data-dir $${GANTRY_DATA_DIR:-/tmp/gantry}
 
 demo: deps bin/gantry
 	@scripts/demo.sh

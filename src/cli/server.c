@@ -1,0 +1,294 @@
+/*
+ * server.c - `gantry server`: the control plane on one machine.  Creates the
+ * data directory, the CA, server certificate and admin token on first start
+ * (reused later), opens the store, serves the API over HTTPS, writes an
+ * admin kubeconfig, runs the controllers, and shuts down cleanly on
+ * SIGTERM/SIGINT.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apiserver/apiserver.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "controllers/controllers.h"
+#include "http/server.h"
+#include "http/tls.h"
+#include "store/backend.h"
+
+struct server_opts {
+	const char *data_dir;
+	const char *bind;
+	int port;
+	const char *kubeconfig_out;
+	bool no_agent;
+	bool plain_http;
+	size_t history;
+	size_t max_body;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gantry server [flags]\n"
+		"\n"
+		"Runs the Gantry control plane: a Kubernetes-compatible API server over HTTPS,\n"
+		"the embedded SQLite store, and the controllers.  The first start creates a CA,\n"
+		"a server certificate and an admin token in the data directory and writes a\n"
+		"kubeconfig that kubectl and the Kubernetes client libraries use as is.\n"
+		"\n"
+		"Flags:\n"
+		"  --data-dir DIR          state, certificates and token (default /var/lib/gantry)\n"
+		"  --bind ADDR             address to listen on (default 127.0.0.1)\n"
+		"  --port N                HTTPS port (default 6443; 0 picks a free port)\n"
+		"  --kubeconfig-out FILE   where to write the admin kubeconfig\n"
+		"                          (default DIR/admin.kubeconfig)\n"
+		"  --no-agent              run the control plane only, without the embedded\n"
+		"                          node agent (the agent is not built yet: see docs/)\n"
+		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
+		"  --max-request-bytes N   request body limit (default 3145728)\n"
+		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Example:\n"
+		"  gantry server --data-dir /tmp/gantry &\n"
+		"  kubectl --kubeconfig /tmp/gantry/admin.kubeconfig get ns\n");
+}
+
+static int parse(int argc, char **argv, struct server_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "kubeconfig-out", required_argument, NULL, 'k' },
+		{ "no-agent", no_argument, NULL, 'n' },
+		{ "watch-history", required_argument, NULL, 'w' },
+		{ "max-request-bytes", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "insecure-http", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	int64_t v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->data_dir = optarg; break;
+		case 'b': o->bind = optarg; break;
+		case 'p':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > 65535) {
+				fprintf(stderr, "gantry server: --port: invalid port \"%s\" (0-65535)\n", optarg);
+				return -1;
+			}
+			o->port = (int)v;
+			break;
+		case 'k': o->kubeconfig_out = optarg; break;
+		case 'n': o->no_agent = true; break;
+		case 'i': o->plain_http = true; break;
+		case 'w':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
+				fprintf(stderr, "gantry server: --watch-history: need a number >= 100\n");
+				return -1;
+			}
+			o->history = (size_t)v;
+			break;
+		case 'm':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1024) {
+				fprintf(stderr, "gantry server: --max-request-bytes: need a number >= 1024\n");
+				return -1;
+			}
+			o->max_body = (size_t)v;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "debug")) gt_log_min = GT_LOG_DEBUG;
+			else if (!strcmp(optarg, "info")) gt_log_min = GT_LOG_INFO;
+			else if (!strcmp(optarg, "warn")) gt_log_min = GT_LOG_WARN;
+			else if (!strcmp(optarg, "error")) gt_log_min = GT_LOG_ERROR;
+			else {
+				fprintf(stderr, "gantry server: --log-level: one of debug, info, warn, error\n");
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			fprintf(stderr, "Run 'gantry server --help' for the flags.\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "gantry server: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static char *server_url(const struct server_opts *o, int port, bool tls)
+{
+	const char *host = o->bind;
+
+	if (!strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (!strcmp(host, "::"))
+		host = "::1";
+	if (strchr(host, ':'))
+		return xasprintf("%s://[%s]:%d", tls ? "https" : "http", host, port);
+	return xasprintf("%s://%s:%d", tls ? "https" : "http", host, port);
+}
+
+static int write_kubeconfig(const char *path, const char *url, const char *ca_pem,
+			    const char *token, struct gt_err *err)
+{
+	struct gt_buf b = GT_BUF_INIT;
+	int r;
+
+	gt_buf_init(&b);
+	gt_buf_addf(&b,
+		    "apiVersion: v1\n"
+		    "kind: Config\n"
+		    "clusters:\n"
+		    "- name: gantry\n"
+		    "  cluster:\n"
+		    "    server: %s\n", url);
+	if (ca_pem) {
+		char *ca = gt_base64_encode(ca_pem, strlen(ca_pem));
+
+		gt_buf_addf(&b, "    certificate-authority-data: %s\n", ca);
+		free(ca);
+	}
+	gt_buf_addf(&b,
+		    "contexts:\n"
+		    "- name: gantry\n"
+		    "  context:\n"
+		    "    cluster: gantry\n"
+		    "    user: admin\n"
+		    "    namespace: default\n"
+		    "current-context: gantry\n"
+		    "preferences: {}\n"
+		    "users:\n"
+		    "- name: admin\n"
+		    "  user:\n"
+		    "    token: %s\n", token);
+	r = gt_write_file_atomic(path, b.data, b.len, 0600);
+	gt_buf_release(&b);
+	if (r < 0)
+		return gt_err_set(err, r, "cannot write kubeconfig %s: %s", path, strerror(-r));
+	return 0;
+}
+
+int gt_cmd_server(int argc, char **argv)
+{
+	struct server_opts o = {
+		.data_dir = "/var/lib/gantry", .bind = "127.0.0.1", .port = 6443,
+	};
+	struct gt_tls_material tls = { 0 };
+	struct gt_backend *be = NULL;
+	struct gt_store *store = NULL;
+	struct gt_api *api = NULL;
+	struct gt_http_server *http = NULL;
+	struct gt_controllers *ctl = NULL;
+	struct gt_store_options so = { 0 };
+	char *token = NULL, *url = NULL, path[PATH_MAX], kc[PATH_MAX], host[256] = "";
+	const char *sans[3] = { NULL, NULL, NULL };
+	struct gt_err err;
+	sigset_t set;
+	int r, sig, rc = 1;
+
+	gt_err_clear(&err);
+	r = parse(argc, argv, &o);
+	if (r)
+		return r > 0 ? 0 : 2;
+	if ((r = gt_mkdir_p(o.data_dir, 0700)) < 0) {
+		fprintf(stderr, "gantry server: cannot create data directory %s: %s\n", o.data_dir,
+			strerror(-r));
+		return 1;
+	}
+	/* Block the signals before any thread starts, so they all inherit it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	gethostname(host, sizeof(host) - 1);
+	sans[0] = o.bind;
+	sans[1] = host[0] ? host : NULL;
+	snprintf(path, sizeof(path), "%s/pki", o.data_dir);
+	if (!o.plain_http && gt_tls_ensure(path, sans, &tls, &err) < 0)
+		goto fail;
+	if (gt_tls_token(o.data_dir, &token, &err) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/state.db", o.data_dir);
+	so.history = o.history;
+	if (gt_backend_sqlite_open(path, &be, &err) < 0)
+		goto fail;
+	if (gt_store_open(be, &so, &store, &err) < 0)
+		goto fail;
+	{
+		struct gt_api_config ac = {
+			.store = store, .token = token, .max_body = o.max_body,
+		};
+		char addr[300];
+
+		snprintf(addr, sizeof(addr), "%s:%d", o.bind, o.port);
+		ac.server_url = addr;
+		if (gt_api_new(&ac, &api, &err) < 0)
+			goto fail;
+	}
+	{
+		struct gt_http_config hc = {
+			.bind = o.bind, .port = o.port, .cert_pem = tls.cert_pem,
+			.key_pem = tls.key_pem, .max_body = o.max_body, .handler = gt_api_handle,
+			.ctx = api,
+		};
+
+		if (gt_http_start(&hc, &http, &err) < 0)
+			goto fail;
+	}
+	url = server_url(&o, gt_http_port(http), !o.plain_http);
+	if (o.kubeconfig_out)
+		snprintf(kc, sizeof(kc), "%s", o.kubeconfig_out);
+	else
+		snprintf(kc, sizeof(kc), "%s/admin.kubeconfig", o.data_dir);
+	if (write_kubeconfig(kc, url, tls.ca_pem, token, &err) < 0)
+		goto fail;
+	if (gt_controllers_start(api, &ctl, &err) < 0)
+		goto fail;
+	gt_info("gantry server %s listening on %s", GT_VERSION, url);
+	gt_info("kubeconfig written to %s (try: kubectl --kubeconfig %s get namespaces)", kc, kc);
+	if (!o.no_agent)
+		gt_info("no node agent yet: pods are stored and scheduled by name only (see docs/)");
+
+	do {
+		if (sigwait(&set, &sig) != 0)
+			break;
+	} while (sig != SIGTERM && sig != SIGINT);
+	gt_info("shutting down (signal %d)", sig);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "gantry server: %s\n", err.msg);
+out:
+	gt_controllers_stop(ctl);
+	gt_api_shutdown(api);
+	gt_http_stop(http);
+	gt_api_free(api);
+	gt_store_close(store);
+	if (!store && be)
+		be->ops->close(be);
+	gt_tls_material_release(&tls);
+	free(token);
+	free(url);
+	return rc;
+}
