@@ -14,7 +14,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "api/validate_int.h" /* gt_vld_qty: the shared quantity parser */
+#include "api/quantity.h"
+#include "api/validate_int.h" /* tolerant JSON accessors shared with validation */
 
 /* ---- tiny setters ---- */
 
@@ -246,7 +247,7 @@ static const char *qos_class(const json_t *spec)
 {
 	static const char *const lists[] = { "containers", "initContainers" };
 	static const char *const names[] = { "cpu", "memory" };
-	long double req[2] = { 0, 0 }, lim[2] = { 0, 0 };
+	struct gt_quantity req[2] = { { 0 } }, lim[2] = { { 0 } }, q;
 	bool any = false, guaranteed = true;
 	bool hreq[2] = { false, false }, hlim[2] = { false, false };
 
@@ -258,14 +259,14 @@ static const char *qos_class(const json_t *spec)
 			int found = 0;
 
 			for (size_t r = 0; r < 2; r++) {
-				long double q;
-
-				if (!gt_vld_qty(gt_vld_get(gt_vld_get(res, "requests"), names[r]), &q) && q != 0) {
-					req[r] += q;
+				if (gt_vld_qty(gt_vld_get(gt_vld_get(res, "requests"), names[r]), &q) &&
+				    !gt_quantity_is_zero(&q)) {
+					gt_quantity_add(&req[r], &q);
 					hreq[r] = any = true;
 				}
-				if (!gt_vld_qty(gt_vld_get(gt_vld_get(res, "limits"), names[r]), &q) && q != 0) {
-					lim[r] += q;
+				if (gt_vld_qty(gt_vld_get(gt_vld_get(res, "limits"), names[r]), &q) &&
+				    !gt_quantity_is_zero(&q)) {
+					gt_quantity_add(&lim[r], &q);
 					hlim[r] = any = true;
 					found++;
 				}
@@ -277,7 +278,7 @@ static const char *qos_class(const json_t *spec)
 	if (!any)
 		return "BestEffort";
 	for (size_t r = 0; r < 2 && guaranteed; r++)
-		if (hreq[r] != hlim[r] || req[r] != lim[r])
+		if (hreq[r] != hlim[r] || gt_quantity_cmp(&req[r], &lim[r]))
 			guaranteed = false;
 	return guaranteed ? "Guaranteed" : "Burstable";
 }
@@ -608,7 +609,7 @@ static void service_update(json_t *obj, const json_t *old)
 	json_t *spec = obj_get(obj, "spec");
 	const json_t *ospec = gt_vld_get(old, "spec");
 	const char *type = json_string_value(json_object_get(spec, "type"));
-	const char *otype = gt_vld_str(ospec, "type");
+	const char *otype = gt_vld_get(ospec, "type") ? gt_vld_str(ospec, "type") : "ClusterIP";
 	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
 	json_t *ports = spec ? json_object_get(spec, "ports") : NULL, *p;
 	const json_t *oports = gt_vld_get(ospec, "ports");

@@ -88,7 +88,9 @@ static bool is_term(char c)
 	return strchr(".[]{},$@ \t\r\n", c) != NULL;
 }
 
-static int parse_steps(struct path *pa, const char *s, size_t n, struct gt_err *err);
+#define MAX_DEPTH 16 /* nested filters */
+
+static int parse_steps(struct path *pa, const char *s, size_t n, int depth, struct gt_err *err);
 
 /* Parses "-?digits" in [s, s+n) (n may be 0: unknown). */
 static int parse_long(const char *s, size_t n, long *v, bool *known, struct gt_err *err)
@@ -169,7 +171,7 @@ static char *unquote(const char *s, size_t n)
 	return out;
 }
 
-static int parse_operand(struct operand *o, const char *text, struct gt_err *err)
+static int parse_operand(struct operand *o, const char *text, int depth, struct gt_err *err)
 {
 	size_t n = strlen(text);
 	char *end;
@@ -177,7 +179,7 @@ static int parse_operand(struct operand *o, const char *text, struct gt_err *err
 	if (text[0] == '@') {
 		o->k = OPD_PATH;
 		o->path = xcalloc(1, sizeof(*o->path));
-		return parse_steps(o->path, text + 1, n - 1, err);
+		return parse_steps(o->path, text + 1, n - 1, depth, err);
 	}
 	if (text[0] == '\'' || text[0] == '"') {
 		o->k = OPD_STR;
@@ -208,22 +210,39 @@ static int parse_operand(struct operand *o, const char *text, struct gt_err *err
 }
 
 /* [?(left op right)] or [?(@.x)]: text is what lies between "[?(" and ")]". */
-static int parse_filter(struct path *pa, const char *s, size_t n, struct gt_err *err)
+static int parse_filter(struct path *pa, const char *s, size_t n, int depth, struct gt_err *err)
 {
 	static const struct { const char *s; enum fop op; } ops[] = {
 		{ "==", F_EQ }, { "!=", F_NE }, { "<=", F_LE }, { ">=", F_GE }, { "<", F_LT }, { ">", F_GT },
 	};
 	struct step *st = push_step(pa, ST_FILTER);
 	size_t k = 0, e;
-	char *l, *r, *opname;
+	char *l, *r, *opname, q = 0;
 	int rc = 0;
 
-	while (k < n && !strchr("!<>=", s[k]))
-		k++;
+	/* the first operator outside brackets and quotes (Kubernetes takes the first at all) */
+	for (int br = 0; k < n; k++) {
+		if (q) {
+			if (s[k] == '\\')
+				k++;
+			else if (s[k] == q)
+				q = 0;
+		} else if (s[k] == '\'' || s[k] == '"') {
+			q = s[k];
+		} else if (s[k] == '[') {
+			br++;
+		} else if (s[k] == ']') {
+			br--;
+		} else if (br == 0 && strchr("!<>=", s[k])) {
+			break;
+		}
+	}
+	if (k > n)
+		k = n;
 	if (k == n || k == 0) {
 		st->op = F_EXISTS;
 		l = trim_dup(s, n);
-		rc = parse_operand(&st->l, l, err);
+		rc = parse_operand(&st->l, l, depth, err);
 		free(l);
 		return rc;
 	}
@@ -243,22 +262,23 @@ static int parse_filter(struct path *pa, const char *s, size_t n, struct gt_err 
 		return rc;
 	l = trim_dup(s, k);
 	r = trim_dup(s + e, n - e);
-	rc = parse_operand(&st->l, l, err);
+	rc = parse_operand(&st->l, l, depth, err);
 	if (rc == 0)
-		rc = parse_operand(&st->r, r, err);
+		rc = parse_operand(&st->r, r, depth, err);
 	free(l);
 	free(r);
 	return rc;
 }
 
 /* s[i] == '['; returns the index after the closing ']' or -EINVAL. */
-static long parse_bracket(struct path *pa, const char *s, size_t n, size_t i, struct gt_err *err)
+static long parse_bracket(struct path *pa, const char *s, size_t n, size_t i, int depth,
+			  struct gt_err *err)
 {
 	size_t j;
 
 	if (i + 2 < n && s[i + 1] == '?' && s[i + 2] == '(') {
 		char q = 0;
-		int depth = 0;
+		int paren = 0;
 
 		for (j = i + 3; j < n; j++) {
 			if (q) {
@@ -269,8 +289,8 @@ static long parse_bracket(struct path *pa, const char *s, size_t n, size_t i, st
 			} else if (s[j] == '\'' || s[j] == '"') {
 				q = s[j];
 			} else if (s[j] == '(') {
-				depth++;
-			} else if (s[j] == ')' && depth-- == 0) {
+				paren++;
+			} else if (s[j] == ')' && paren-- == 0) {
 				break;
 			}
 		}
@@ -278,7 +298,9 @@ static long parse_bracket(struct path *pa, const char *s, size_t n, size_t i, st
 			return gt_err_set(err, -EINVAL, "unterminated filter");
 		if (j + 1 >= n || s[j + 1] != ']')
 			return gt_err_set(err, -EINVAL, "unclosed array expect ]");
-		if (parse_filter(pa, s + i + 3, j - (i + 3), err) < 0)
+		if (depth >= MAX_DEPTH)
+			return gt_err_set(err, -EINVAL, "filters nested too deeply");
+		if (parse_filter(pa, s + i + 3, j - (i + 3), depth + 1, err) < 0)
 			return -EINVAL;
 		return (long)(j + 2);
 	}
@@ -316,7 +338,7 @@ static long parse_bracket(struct path *pa, const char *s, size_t n, size_t i, st
 	return (long)(j + 1);
 }
 
-static int parse_steps(struct path *pa, const char *s, size_t n, struct gt_err *err)
+static int parse_steps(struct path *pa, const char *s, size_t n, int depth, struct gt_err *err)
 {
 	size_t i = 0;
 
@@ -343,7 +365,7 @@ static int parse_steps(struct path *pa, const char *s, size_t n, struct gt_err *
 				push_step(pa, ST_FIELD)->name = gt_buf_detach(&name, NULL);
 			}
 		} else if (s[i] == '[') {
-			long next = parse_bracket(pa, s, n, i, err);
+			long next = parse_bracket(pa, s, n, i, depth, err);
 
 			if (next < 0)
 				return -EINVAL;
@@ -383,7 +405,7 @@ static int parse_path(const char *path, struct path **out, struct gt_err *err)
 	else if (s[0] != '.' && s[0] != '[')
 		return gt_err_set(err, -EINVAL, "JSONPath %s must start with '.', '[' or '$'", path);
 	pa = xcalloc(1, sizeof(*pa));
-	if (parse_steps(pa, s, n, err) < 0) {
+	if (parse_steps(pa, s, n, 0, err) < 0) {
 		path_free(pa);
 		return gt_err_prefix(err, -EINVAL, "invalid JSONPath %s", path);
 	}

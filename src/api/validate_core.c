@@ -314,7 +314,7 @@ void gt_vld_pvc(struct gt_vld *v, const json_t *obj)
 	const json_t *storage = gt_vld_get(gt_json_path(spec, "resources.requests"), "storage");
 	const char *sc = gt_vld_str(spec, "storageClassName");
 	const char *vm = gt_vld_str(spec, "volumeMode");
-	long double q;
+	struct gt_quantity q;
 
 	if (!gt_vld_len(am))
 		gt_vld_required(v, "spec.accessModes", "at least 1 access mode is required");
@@ -330,10 +330,10 @@ void gt_vld_pvc(struct gt_vld *v, const json_t *obj)
 	}
 	if (!storage) {
 		gt_vld_required(v, "spec.resources[storage]", "");
-	} else if (gt_vld_qty(storage, &q) == 0 && q <= 0) {
-		char txt[64];
+	} else if (gt_vld_qty(storage, &q) && q.nano <= 0) {
+		char txt[GT_QUANTITY_STRLEN];
 
-		gt_vld_qty_text(storage, txt, sizeof(txt));
+		gt_quantity_format(&q, txt);
 		gt_vld_invalid_str(v, "spec.resources[storage]", txt, "must be greater than zero");
 	}
 	if (sc && *sc) {
@@ -353,7 +353,7 @@ void gt_vld_pvc_update(struct gt_vld *v, const json_t *obj, const json_t *old)
 	const json_t *ns = gt_vld_get(gt_json_path(nspec, "resources.requests"), "storage");
 	const json_t *os = gt_vld_get(gt_json_path(ospec, "resources.requests"), "storage");
 	json_t *a, *b;
-	long double nq, oq;
+	struct gt_quantity nq, oq;
 
 	if (!json_is_object(nspec) || !json_is_object(ospec))
 		return;
@@ -369,7 +369,7 @@ void gt_vld_pvc_update(struct gt_vld *v, const json_t *obj, const json_t *old)
 	if (!json_equal(a, b))
 		gt_vld_forbidden(v, "spec",
 				 "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims");
-	if (ns && os && gt_vld_qty(ns, &nq) == 0 && gt_vld_qty(os, &oq) == 0 && nq < oq)
+	if (gt_vld_qty(ns, &nq) && gt_vld_qty(os, &oq) && gt_quantity_cmp(&nq, &oq) < 0)
 		gt_vld_forbidden(v, "spec.resources.requests.storage", "field can not be less than previous value");
 	json_decref(a);
 	json_decref(b);

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/quantity.h"
 #include "api/registry.h"
 #include "base/err.h"
 #include "codec/json.h"
@@ -152,10 +153,8 @@ const struct gt_vld_type *gt_vld_schema(const char *group, const char *kind);
  */
 int gt_vld_decode(const json_t *obj, const struct gt_vld_type *t, struct gt_err *err);
 
-/* Quantity: parses a string or JSON number; 0 or -EINVAL. */
-int gt_vld_qty(const json_t *q, long double *out);
-/* Canonical-ish text of a quantity value for messages (the string as given). */
-void gt_vld_qty_text(const json_t *q, char *out, size_t n);
+/* A quantity member (string or number): false when absent, null or malformed. */
+bool gt_vld_qty(const json_t *v, struct gt_quantity *q);
 
 /* ---- per-group semantic validators ---- */
 

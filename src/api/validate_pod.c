@@ -419,26 +419,26 @@ static void resource_list(struct gt_vld *v, const json_t *list, const char *base
 {
 	const char *k;
 	json_t *q;
-	char p[GT_VLD_PATH], txt[64];
+	char p[GT_VLD_PATH], txt[GT_QUANTITY_STRLEN];
 
 	if (!json_is_object(list))
 		return;
 	json_object_foreach((json_t *)list, k, q) {
 		struct gt_vld_msgs m = { 0 };
-		long double val;
+		struct gt_quantity val;
 
 		gt_vld_path(p, "%s[%s]", base, k);
 		gt_vld_is_qualified_name(k, &m);
 		gt_vld_report(v, p, k, &m);
 		if (!strchr(k, '/') && !standard_container_resource(k))
 			gt_vld_invalid_str(v, p, k, "must be a standard resource for containers");
-		if (gt_vld_qty(q, &val) < 0)
+		if (!gt_vld_qty(q, &val))
 			continue;
-		gt_vld_qty_text(q, txt, sizeof(txt));
-		if (val < 0)
+		gt_quantity_format(&val, txt);
+		if (val.nano < 0)
 			gt_vld_invalid_str(v, p, txt, "must be greater than or equal to 0");
 		else if (!overcommit_allowed(k) && strncmp(k, "hugepages-", 10) &&
-			 val != (long double)(long long)val)
+			 gt_quantity_milli(&val) % 1000 != 0)
 			gt_vld_invalid_str(v, p, txt, "must be an integer");
 	}
 }
@@ -447,7 +447,7 @@ static void resources(struct gt_vld *v, const json_t *res, const char *base)
 {
 	const json_t *lim = gt_vld_get(res, "limits");
 	const json_t *req = gt_vld_get(res, "requests");
-	char lp[GT_VLD_PATH], rp[GT_VLD_PATH], d[GT_VLD_MSG], rt[64], lt[64];
+	char lp[GT_VLD_PATH], rp[GT_VLD_PATH], d[GT_VLD_MSG], rt[GT_QUANTITY_STRLEN], lt[GT_QUANTITY_STRLEN];
 	const char *k;
 	json_t *q;
 
@@ -459,21 +459,21 @@ static void resources(struct gt_vld *v, const json_t *res, const char *base)
 		return;
 	json_object_foreach((json_t *)req, k, q) {
 		const json_t *l = gt_vld_get(lim, k);
-		long double rv, lv;
+		struct gt_quantity rv, lv;
 
 		if (!l) {
 			if (!overcommit_allowed(k))
 				gt_vld_required(v, lp, "Limit must be set for non overcommitable resources");
 			continue;
 		}
-		if (gt_vld_qty(q, &rv) < 0 || gt_vld_qty(l, &lv) < 0)
+		if (!gt_vld_qty(q, &rv) || !gt_vld_qty(l, &lv))
 			continue;
-		gt_vld_qty_text(q, rt, sizeof(rt));
-		gt_vld_qty_text(l, lt, sizeof(lt));
-		if (rv != lv && !overcommit_allowed(k)) {
+		gt_quantity_format(&rv, rt);
+		gt_quantity_format(&lv, lt);
+		if (gt_quantity_cmp(&rv, &lv) != 0 && !overcommit_allowed(k)) {
 			snprintf(d, sizeof(d), "must be equal to %s limit of %s", k, lt);
 			gt_vld_invalid_str(v, rp, rt, d);
-		} else if (rv > lv) {
+		} else if (gt_quantity_cmp(&rv, &lv) > 0) {
 			snprintf(d, sizeof(d), "must be less than or equal to %s limit of %s", k, lt);
 			gt_vld_invalid_str(v, rp, rt, d);
 		}

@@ -8,10 +8,8 @@
  * Only the fields the rest of Gantry reads are described; unknown fields
  * are ignored, as the real server drops them.  status is not described
  * (components write it, and the real server would only warn about it).
- * A quantity parser lives here too (the Kubernetes grammar, value as a long
- * double) until api/quantity.h exists.
+ * Quantities are parsed by api/quantity.h, with its Kubernetes messages.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -351,94 +349,13 @@ const struct gt_vld_type *gt_vld_schema(const char *group, const char *kind)
 	return NULL;
 }
 
-/* ---- quantities ---- */
+/* ---- quantities (api/quantity.h) ---- */
 
-#define QTY_FORMAT_MSG "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-
-/* 0, -1 (format: QTY_FORMAT_MSG), -2 (unknown suffix). */
-static int qty_parse(const char *s, long double *out)
+bool gt_vld_qty(const json_t *v, struct gt_quantity *q)
 {
-	static const struct { const char *sfx; long double mul; } sfx[] = {
-		{ "", 1 }, { "n", 1e-9L }, { "u", 1e-6L }, { "m", 1e-3L }, { "k", 1e3L }, { "M", 1e6L },
-		{ "G", 1e9L }, { "T", 1e12L }, { "P", 1e15L }, { "E", 1e18L },
-		{ "Ki", 1024.0L }, { "Mi", 1048576.0L }, { "Gi", 1073741824.0L },
-		{ "Ti", 1099511627776.0L }, { "Pi", 1125899906842624.0L },
-		{ "Ei", 1152921504606846976.0L },
-	};
-	const char *p, *end, *num, *suffix;
-	long double val = 0, scale = 1;
-	bool neg = false, digits = false;
-
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	p = s;
-	if (p < end && (*p == '+' || *p == '-'))
-		neg = *p++ == '-';
-	num = p;
-	for (; p < end && *p >= '0' && *p <= '9'; p++, digits = true)
-		val = val * 10 + (*p - '0');
-	if (p < end && *p == '.') {
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++, digits = true) {
-			scale /= 10;
-			val += (*p - '0') * scale;
-		}
-	}
-	if (!digits || p == num)
-		return -1;
-	suffix = p;
-	while (p < end && strchr("eEinumkKMGTP", *p))
-		p++;
-	if (p < end && (*p == '+' || *p == '-'))
-		p++;
-	while (p < end && *p >= '0' && *p <= '9')
-		p++;
-	if (p != end)
-		return -1;
-	for (size_t i = 0; i < GT_ARRAY_SIZE(sfx); i++) {
-		if (strlen(sfx[i].sfx) == (size_t)(end - suffix) &&
-		    !strncmp(sfx[i].sfx, suffix, (size_t)(end - suffix))) {
-			*out = (neg ? -val : val) * sfx[i].mul;
-			return 0;
-		}
-	}
-	if ((*suffix == 'e' || *suffix == 'E') && suffix + 1 < end) {
-		int64_t e;
-		char *ex = xstrndup(suffix + 1, (size_t)(end - suffix - 1));
-		int rc = gt_parse_i64(ex, &e);
-
-		free(ex);
-		if (rc < 0 || e < -400 || e > 400)
-			return -2;
-		*out = (neg ? -val : val) * powl(10.0L, (long double)e);
-		return 0;
-	}
-	return -2;
-}
-
-int gt_vld_qty(const json_t *q, long double *out)
-{
-	if (json_is_string(q))
-		return qty_parse(json_string_value(q), out) ? -EINVAL : 0;
-	if (json_is_number(q)) {
-		*out = (long double)json_number_value(q);
-		return 0;
-	}
-	return -EINVAL;
-}
-
-void gt_vld_qty_text(const json_t *q, char *out, size_t n)
-{
-	if (json_is_string(q))
-		snprintf(out, n, "%s", json_string_value(q));
-	else if (json_is_integer(q))
-		snprintf(out, n, "%lld", (long long)json_integer_value(q));
-	else if (json_is_real(q))
-		snprintf(out, n, "%g", json_real_value(q));
-	else
-		snprintf(out, n, "0");
+	if (!v || json_is_null(v))
+		return false;
+	return gt_quantity_from_json(v, q, NULL) == 0;
 }
 
 /* ---- base64 as Go's encoding/base64 StdEncoding decodes it ---- */
@@ -554,7 +471,7 @@ static int walk(const json_t *v, const struct gt_vld_type *t, const char *sname,
 	size_t i;
 	const char *k;
 	json_t *m;
-	long double q;
+	struct gt_quantity q;
 	time_t tt;
 	long bad;
 	int rc;
@@ -584,12 +501,7 @@ static int walk(const json_t *v, const struct gt_vld_type *t, const char *sname,
 			return bad_int(v, NULL, path, "int32", err);
 		return 0;
 	case K_QTY:
-		if (json_is_number(v))
-			return 0;
-		rc = json_is_string(v) ? qty_parse(json_string_value(v), &q) : -1;
-		if (rc == -2)
-			return gt_err_set(err, -EINVAL, "unable to parse quantity's suffix");
-		return rc ? gt_err_set(err, -EINVAL, QTY_FORMAT_MSG) : 0;
+		return gt_quantity_from_json(v, &q, err);
 	case K_TIME:
 		if (!json_is_string(v))
 			return mismatch(err, jkind(v), NULL, path, "string");

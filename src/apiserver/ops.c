@@ -308,11 +308,16 @@ int gt_api_create(struct gt_api *api, const struct gt_resource *r, const char *n
 		*out = d;
 		return 0;
 	}
+	/* The store takes obj (and frees it on failure): keep the name. */
+	snprintf(q, sizeof(q), "%s", name);
 	own = NULL;
 	rc = gt_store_write(api->store, GT_WRITE_CREATE, key, obj, 0, out, err);
 	if (rc == -EEXIST) {
+		char nm[256];
+
+		snprintf(nm, sizeof(nm), "%s", q);
 		gt_res_qualified(r, q, sizeof(q));
-		return gt_err_set(err, -EEXIST, "%s \"%s\" already exists", q, name);
+		return gt_err_set(err, -EEXIST, "%s \"%s\" already exists", q, nm);
 	}
 	if (rc == 0)
 		after_write(r, (*out)->obj, false);
@@ -422,6 +427,21 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 		return rc;
 	}
 	gt_api_key(r, ns, name, key, sizeof(key));
+	/* Nothing changed: no write, no new resourceVersion (kubectl then
+	 * reports "patched (no change)"). */
+	{
+		json_t *cmp = json_deep_copy(res);
+
+		gt_json_set_str(cmp, "metadata.resourceVersion",
+				gt_json_str(cur->obj, "metadata.resourceVersion") ?: "");
+		if (gt_json_equal(cmp, cur->obj)) {
+			json_decref(cmp);
+			json_decref(res);
+			*out = gt_obj_ref(cur);
+			return 0;
+		}
+		json_decref(cmp);
+	}
 	if (o && o->dry_run) {
 		struct gt_obj *d = xcalloc(1, sizeof(*d));
 
@@ -622,8 +642,16 @@ int gt_api_delete(struct gt_api *api, const struct gt_resource *r, const char *n
 			fin = "foregroundDeletion";
 		else if (prop == GT_PROP_ORPHAN)
 			fin = "orphan";
-		if (is(r, "", "Namespace"))
+		if (is(r, "", "Namespace")) {
 			fin = NULL;
+			if (!strcmp(name, "default") || !strcmp(name, "kube-system") ||
+			    !strcmp(name, "kube-public")) {
+				gt_obj_unref(cur);
+				return gt_err_set(err, -EACCES,
+						  "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+						  name);
+			}
+		}
 		if (is(r, "apiextensions.k8s.io", "CustomResourceDefinition"))
 			fin = GT_FINALIZER_CRD_CLEANUP;
 		/* Pods on a node terminate gracefully: the node agent finishes them. */

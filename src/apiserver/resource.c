@@ -581,10 +581,23 @@ static void handle_create(struct gt_api *api, struct gt_http_req *req, struct ro
 
 	gt_err_clear(&err);
 	write_opts(req, &o);
-	if (gt_request_body(req, &body, &err) < 0 ||
-	    gt_api_create(api, rt->res, ns_of(rt), body, &o, &out, &err) < 0) {
+	if (gt_request_body(req, &body, &err) < 0) {
 		gt_reply_error(req, &err, rt);
 		return;
+	}
+	{
+		/* Errors name the object of the body (details.name). */
+		struct route named = *rt;
+		const char *bn = gt_json_str(body, "metadata.name");
+
+		if (bn && *bn) {
+			snprintf(named.name, sizeof(named.name), "%s", bn);
+			named.has_name = true;
+		}
+		if (gt_api_create(api, rt->res, ns_of(rt), body, &o, &out, &err) < 0) {
+			gt_reply_error(req, &err, &named);
+			return;
+		}
 	}
 	reply_obj(req, 201, rt, out);
 	gt_obj_unref(out);

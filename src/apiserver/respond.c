@@ -30,6 +30,11 @@ json_t *gt_status_object(const struct gt_err *err, const struct route *rt)
 			       gt_err_http(code));
 	json_t *details = NULL;
 
+	if (!st) /* a message that is not valid UTF-8 */
+		st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+			       "metadata", "status", "Failure", "message", "(unprintable error message)",
+			       "reason", gt_err_reason(code), "code", gt_err_http(code));
+
 	if (rt && rt->res) {
 		details = json_object();
 		if (rt->has_name)

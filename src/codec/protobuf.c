@@ -33,6 +33,9 @@ struct dec {
 };
 
 static const uint8_t magic[4] = { 'k', '8', 's', 0 };
+/* An empty payload that is never NULL (json_stringn(NULL, 0) fails). */
+static const uint8_t nothing[1];
+#define RD_EMPTY { nothing, nothing }
 
 /* ---- paths and errors ---------------------------------------------------- */
 
@@ -217,7 +220,7 @@ static int format_time(struct dec *d, int64_t secs, int64_t nanos, bool micro, j
 static int decode_special(struct dec *d, int special, struct rd *r, json_t **out, bool *zero)
 {
 	int64_t ival[4] = { 0 };
-	struct rd sval[4] = { { NULL, NULL } };
+	struct rd sval[4] = { RD_EMPTY, RD_EMPTY, RD_EMPTY, RD_EMPTY };
 	json_t *list = NULL;
 	uint32_t num = 0;
 	int wt = 0, rc;
@@ -317,7 +320,7 @@ out:
 static int decode_value(struct dec *d, uint32_t num, int kind, int mi, int wt, struct rd *r,
 			json_t **out, bool *zero)
 {
-	struct rd sub = { NULL, NULL };
+	struct rd sub = RD_EMPTY;
 	uint64_t v = 0;
 	int rc;
 
@@ -423,7 +426,7 @@ static int decode_value(struct dec *d, uint32_t num, int kind, int mi, int wt, s
 /* One map entry {1 key, 2 value} into the JSON object m. */
 static int decode_map_entry(struct dec *d, const struct gt_pb_field *f, struct rd *r, json_t *m)
 {
-	struct rd key = { NULL, NULL }, val = { NULL, NULL };
+	struct rd key = RD_EMPTY, val = RD_EMPTY;
 	int val_wt = -1;
 	json_t *jv = NULL;
 	bool zero;
@@ -450,34 +453,23 @@ static int decode_map_entry(struct dec *d, const struct gt_pb_field *f, struct r
 			return rc;
 		}
 	}
-	if (key.p && memchr(key.p, '\0', (size_t)(key.end - key.p)))
+	if (memchr(key.p, '\0', (size_t)(key.end - key.p)))
 		return fail(d, "map key contains NUL");
 	old = path_push(d, "[%.*s]", (int)(key.end - key.p > 64 ? 64 : key.end - key.p),
-			key.p ? (const char *)key.p : "");
+			(const char *)key.p);
 	if (val_wt < 0) {
-		/* absent value: the zero value of its type */
-		static const uint8_t empty[1];
-		struct rd none = { empty, empty };
+		/* absent value: decode the type's zero value from zero bytes
+		 * (one 0 byte is both varint 0 and length 0) */
+		static const uint8_t zeros[8];
 		int k = f->kind;
 
 		val_wt = (k == GT_PB_STRING || k == GT_PB_BYTES || k == GT_PB_MESSAGE) ? WT_LEN :
 			 k == GT_PB_DOUBLE ? WT_I64 : k == GT_PB_FLOAT ? WT_I32 : WT_VARINT;
-		if (val_wt == WT_LEN) {
-			static const uint8_t zero_len[1] = { 0 };
-
-			none.p = zero_len;
-			none.end = zero_len + 1;
-		} else {
-			static const uint8_t zero_num[8];
-
-			none.p = zero_num;
-			none.end = zero_num + (val_wt == WT_I64 ? 8 : val_wt == WT_I32 ? 4 : 1);
-		}
-		val = none;
+		val.p = zeros;
+		val.end = zeros + (val_wt == WT_I64 ? 8 : val_wt == WT_I32 ? 4 : 1);
 	}
 	rc = decode_value(d, 2, f->kind, f->msg, val_wt, &val, &jv, &zero);
-	if (rc >= 0 && json_object_setn_new(m, key.p ? (const char *)key.p : "",
-					    (size_t)(key.end - key.p), jv) < 0)
+	if (rc >= 0 && json_object_setn_new(m, (const char *)key.p, (size_t)(key.end - key.p), jv) < 0)
 		rc = fail(d, "map key is not valid UTF-8");
 	path_pop(d, old);
 	return rc;
@@ -722,7 +714,7 @@ static int envelope_str(struct dec *d, struct rd *s, char *buf, size_t size)
 int gt_pb_to_json(const uint8_t *buf, size_t len, json_t **out, struct gt_err *err)
 {
 	struct dec d = { .err = err };
-	struct rd r, raw = { NULL, NULL }, tm = { NULL, NULL }, s;
+	struct rd r, raw = { NULL, NULL }, tm = RD_EMPTY, s;
 	char api_version[128] = "", kind[128] = "", encoding[64] = "", ctype[128] = "";
 	const char *message;
 	json_t *obj, *v;

@@ -246,28 +246,40 @@ int gt_gc_pass(struct gt_api *api)
 		const char *uid = gt_json_str(o, "metadata.uid") ?: "";
 		size_t k;
 
-		/* Dependents. */
-		json_array_foreach(refs, k, ref) {
-			const char *ou = gt_json_str(ref, "uid") ?: "";
-			const struct item *owner;
+		(void)live;
 
-			if (!live(&s, ou))
-				continue;
-			owner = find_uid(&s, ou);
-			if (owner && gt_json_path(owner->obj->obj, "metadata.deletionTimestamp")) {
-				if (has_finalizer(owner->obj->obj, "orphan")) {
-					writes += modify(api, it, drop_owner, (void *)ou);
+		/* Dependents: deleted when every owner is gone (or being deleted
+		 * in the foreground); an owner deleted with the orphan policy is
+		 * dropped from the references instead. */
+		{
+			size_t remaining = 0, missing = 0;
+
+			json_array_foreach(refs, k, ref) {
+				const char *ou = gt_json_str(ref, "uid") ?: "";
+				const struct item *owner = find_uid(&s, ou);
+
+				if (!owner) {
+					missing++;
+					remaining++;
 					continue;
 				}
-				if (has_finalizer(owner->obj->obj, "foregroundDeletion")) {
-					fg = true;
-					continue;
+				if (gt_json_path(owner->obj->obj, "metadata.deletionTimestamp")) {
+					if (has_finalizer(owner->obj->obj, "orphan")) {
+						writes += modify(api, it, drop_owner, (void *)ou);
+						continue;
+					}
+					if (has_finalizer(owner->obj->obj, "foregroundDeletion")) {
+						fg = true;
+						remaining++;
+						continue;
+					}
 				}
+				any_live = true;
+				remaining++;
 			}
-			any_live = true;
+			if (remaining && !any_live && (fg || missing))
+				writes += del(api, it, fg ? GT_PROP_FOREGROUND : GT_PROP_BACKGROUND);
 		}
-		if (json_array_size(refs) && (!any_live || fg) && !has_finalizer(o, "orphan"))
-			writes += del(api, it, fg ? GT_PROP_FOREGROUND : GT_PROP_BACKGROUND);
 
 		if (!gt_json_path(o, "metadata.deletionTimestamp"))
 			continue;

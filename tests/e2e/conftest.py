@@ -1,0 +1,452 @@
+"""End-to-end test fixtures: start the real `gantry server` binary and drive
+it with real clients (Debian kubectl 1.20, kubectl 1.33 and the Python
+kubernetes client).  Nothing is mocked.
+
+Environment (defaults in brackets):
+  GANTRY_BIN   the gantry binary [bin/gantry]
+  KUBECTL_120  Debian kubectl 1.20.2 [output of scripts/kubectl120.sh]
+  KUBECTL_133  kubectl 1.33 [/usr/lib/google-cloud-sdk/bin/kubectl.1.33]
+  GANTRY_E2E_KEEP=1 keeps the temporary data directories (for debugging).
+
+Fixtures:
+  server     module-scoped running server (a `Server`)
+  ns         a fresh namespace for the test, created through the API
+  new_server factory for dedicated servers (extra flags, restarts, kill -9)
+"""
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import string
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANIFESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifests")
+VERSIONS = ["1.20", "1.33"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _resolve_bin(p):
+    if os.path.isabs(p):
+        return p
+    for base in (os.getcwd(), ROOT):
+        cand = os.path.join(base, p)
+        if os.path.exists(cand):
+            return os.path.abspath(cand)
+    return os.path.abspath(p)
+
+
+def _defaults():
+    os.environ["GANTRY_BIN"] = _resolve_bin(os.environ.get("GANTRY_BIN", "bin/gantry"))
+    if not os.environ.get("KUBECTL_120"):
+        out = subprocess.run([os.path.join(ROOT, "scripts/kubectl120.sh")], capture_output=True,
+                             text=True, timeout=300, check=True)
+        os.environ["KUBECTL_120"] = out.stdout.strip()
+    os.environ.setdefault("KUBECTL_133", "/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+
+
+_defaults()
+KUBECTL = {"1.20": os.environ["KUBECTL_120"], "1.33": os.environ["KUBECTL_133"]}
+
+
+def strip_ansi(s):
+    return ANSI.sub("", s)
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+class Resp:
+    """A raw HTTP response: status, headers (lower-case names), body bytes."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError("response %d is not JSON: %r" % (self.status, self.body[:500]))
+
+    def __repr__(self):
+        return "<HTTP %d %s>" % (self.status, self.body[:800].decode("utf-8", "replace"))
+
+
+class Server:
+    """One `gantry server` process on a temporary data directory."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.bin = os.environ["GANTRY_BIN"]
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.kubeconfig = os.path.join(data_dir, "admin.kubeconfig")
+        self.log_path = os.path.join(os.path.dirname(data_dir), os.path.basename(data_dir) + ".log")
+        self.work = os.path.join(os.path.dirname(data_dir), os.path.basename(data_dir) + "-work")
+        os.makedirs(self.work, exist_ok=True)
+        self.home = os.path.join(self.work, "home")
+        os.makedirs(self.home, exist_ok=True)
+        self.proc = None
+        self.url = self.token = self.ca_pem = None
+        self.host = self.port = None
+        self._api_client = None
+        self._log = None
+        self.crashes = []
+
+    # ---- process control -------------------------------------------------
+    def start(self, timeout=30):
+        if os.path.exists(self.kubeconfig):
+            os.unlink(self.kubeconfig)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.bin, "server", "--data-dir", self.data_dir, "--port", "0", "--bind", "127.0.0.1"]
+            + self.extra_args,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("gantry server exited with %s during start:\n%s"
+                                     % (self.proc.returncode, self.log_tail()))
+            if os.path.exists(self.kubeconfig):
+                try:
+                    self._read_kubeconfig()
+                    r = self.request("GET", "/healthz", token=None, timeout=2)
+                    if r.status == 200:
+                        self._api_client = None
+                        return self
+                except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+                    pass
+            time.sleep(0.05)
+        self.kill9()
+        raise AssertionError("gantry server did not become healthy in %ds:\n%s"
+                             % (timeout, self.log_tail()))
+
+    def _read_kubeconfig(self):
+        with open(self.kubeconfig) as f:
+            kc = yaml.safe_load(f)
+        cluster = kc["clusters"][0]["cluster"]
+        self.url = cluster["server"]
+        self.ca_pem = base64.b64decode(cluster["certificate-authority-data"]).decode()
+        self.token = kc["users"][0]["user"]["token"]
+        u = urllib.parse.urlparse(self.url)
+        self.host, self.port = u.hostname, u.port
+        self._ssl = ssl.create_default_context(cadata=self.ca_pem)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, SIGKILL after 10 s.  Returns the exit status (None if not started)."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                rc = "killed after SIGTERM timeout"
+        else:
+            self.crashes.append("server had already exited with %s before stop" % rc)
+        self._close_log()
+        return rc
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self):
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    # ---- raw HTTPS -------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, token="default",
+                content_type="application/json", timeout=30):
+        """One HTTPS request.  body: dict/list (JSON-encoded), str or bytes.
+        token: "default" = the admin token, None = no Authorization header."""
+        h = {"Accept": "application/json"}
+        if token == "default":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        if body is not None and content_type:
+            h["Content-Type"] = content_type
+        if headers:
+            h.update(headers)
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self._ssl, timeout=timeout)
+        try:
+            try:
+                conn.request(method, path, body=body, headers=h)
+            except OSError:
+                # the server may answer (e.g. 413) and close before reading the
+                # whole body (BrokenPipe, ECONNRESET, SSL EOF); read its answer
+                pass
+            r = conn.getresponse()
+            data = r.read()
+            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        finally:
+            conn.close()
+
+    def get(self, path, expect=200):
+        r = self.request("GET", path)
+        assert r.status == expect, "GET %s: %r" % (path, r)
+        return r.json()
+
+    def create(self, path, obj, expect=201):
+        r = self.request("POST", path, obj)
+        assert r.status == expect, "POST %s %s: %r" % (path, json.dumps(obj)[:300], r)
+        return r.json()
+
+    def exists(self, path):
+        r = self.request("GET", path)
+        assert r.status in (200, 404), "GET %s: %r" % (path, r)
+        return r.status == 200
+
+    def wait_gone(self, path, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.exists(path):
+                return True
+            time.sleep(0.1)
+        return False
+
+    # ---- clients ---------------------------------------------------------
+    def kubectl(self, version, *args, input=None, check=True, timeout=60):
+        """Run kubectl VERSION ("1.20"/"1.33") against this server.  Returns the
+        CompletedProcess (text); stdout/stderr have ANSI colours stripped."""
+        cache = os.path.join(self.work, "kube-cache-" + version)
+        cmd = [KUBECTL[version], "--kubeconfig", self.kubeconfig, "--cache-dir", cache,
+               "--request-timeout=30s"] + [str(a) for a in args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        env["HOME"] = self.home
+        try:
+            p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                               env=env)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError("kubectl %s timed out after %ss: %s\nstdout: %s\nstderr: %s"
+                                 % (version, timeout, " ".join(cmd[5:]), e.stdout, e.stderr))
+        p.stdout = strip_ansi(p.stdout)
+        p.stderr = strip_ansi(p.stderr)
+        if check and p.returncode != 0:
+            raise AssertionError("kubectl %s %s -> rc %d\nstdout:\n%s\nstderr:\n%s"
+                                 % (version, " ".join(cmd[5:]), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def kubectl_popen(self, version, *args):
+        cache = os.path.join(self.work, "kube-cache-" + version)
+        cmd = [KUBECTL[version], "--kubeconfig", self.kubeconfig, "--cache-dir", cache] + \
+            [str(a) for a in args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        env["HOME"] = self.home
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+
+    def api_client(self):
+        """A kubernetes.client.ApiClient configured from the admin kubeconfig."""
+        from kubernetes import config
+        if self._api_client is None:
+            self._api_client = config.new_client_from_config(config_file=self.kubeconfig)
+        return self._api_client
+
+    def render(self, name, **vars):
+        """Render manifests/NAME (string.Template, $VARS) into a temp file; returns its path."""
+        with open(os.path.join(MANIFESTS, name)) as f:
+            text = string.Template(f.read()).substitute(vars)
+        fd, path = tempfile.mkstemp(prefix=name.split(".")[0] + "-", suffix=".yaml", dir=self.work)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    def render_many(self, names, **vars):
+        """Render several manifests into one multi-document file."""
+        docs = []
+        for name in names:
+            with open(os.path.join(MANIFESTS, name)) as f:
+                docs.append(string.Template(f.read()).substitute(vars))
+        return self.write_manifest("\n---\n".join(docs))
+
+    def write_manifest(self, text):
+        fd, path = tempfile.mkstemp(suffix=".yaml", dir=self.work)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    def make_ns(self, name):
+        self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                           "metadata": {"name": name}})
+        return name
+
+
+class LineReader:
+    """Collects a process's stdout lines in a thread; wait_for(pred) polls them."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.lock = threading.Lock()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.lines.append(strip_ansi(line.rstrip("\n")))
+
+    def wait_for(self, pred, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if any(pred(l) for l in self.lines):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def text(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+
+def _stop_and_check(srv, keep):
+    rc = srv.stop()
+    problems = list(srv.crashes)
+    if rc not in (0, None):
+        problems.append("SIGTERM shutdown exit status %r" % (rc,))
+    if problems:
+        tail = srv.log_tail()
+        return "%s\n--- server log tail (%s) ---\n%s" % ("; ".join(problems), srv.log_path, tail)
+    return None
+
+
+@pytest.fixture(scope="module")
+def new_server(tmp_path_factory):
+    """Factory: new_server(*extra_args) -> started Server.  All are stopped and
+    their directories removed at module end."""
+    servers = []
+    base = str(tmp_path_factory.mktemp("gantry"))
+    keep = os.environ.get("GANTRY_E2E_KEEP") == "1"
+
+    def make(*extra, start=True):
+        d = os.path.join(base, "srv%d" % len(servers))
+        srv = Server(d, extra)
+        servers.append(srv)
+        return srv.start() if start else srv
+
+    yield make
+    errors = []
+    for srv in servers:
+        try:
+            e = _stop_and_check(srv, keep)
+            if e:
+                errors.append(e)
+        except Exception as e:  # noqa: BLE001 - keep stopping the others
+            errors.append(repr(e))
+    if not keep:
+        shutil.rmtree(base, ignore_errors=True)
+    if errors:
+        pytest.fail("server problems at module teardown:\n" + "\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def server(new_server):
+    return new_server()
+
+
+def _ns_name(nodename):
+    base = re.sub(r"[^a-z0-9]+", "-", nodename.lower()).strip("-")
+    if len(base) > 50:
+        base = base[:42].rstrip("-") + "-" + hashlib.md5(base.encode()).hexdigest()[:6]
+    return base
+
+
+@pytest.fixture
+def ns(server, request):
+    """A fresh namespace named after the test, created through the API."""
+    return server.make_ns(_ns_name(request.node.name))
+
+
+def pytest_runtest_makereport(item, call):
+    """On failure, note whether the module's server has died (helps diagnosis)."""
+    if call.when == "call" and call.excinfo is not None:
+        srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+        if isinstance(srv, Server) and not srv.alive():
+            item.add_report_section("call", "gantry", "SERVER DIED:\n" + srv.log_tail())
+
+
+def cm_body(name, data=None, labels=None, **meta):
+    """A ConfigMap body."""
+    m = {"name": name}
+    if labels:
+        m["labels"] = labels
+    m.update(meta)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": m, "data": data or {}}
+
+
+def crd_vars(v):
+    """Template variables for manifests/crd.yaml and cr.yaml for kubectl version v."""
+    sfx = "v" + v.replace(".", "")
+    return {"SFX": sfx, "KSFX": sfx.upper()}
+
+
+def crd_names(v):
+    """(plural, crd name, kubectl kind prefix) of the per-version CRD."""
+    sfx = crd_vars(v)["SFX"]
+    return ("trainjobs" + sfx, "trainjobs%s.e2e.gantry.dev" % sfx,
+            "trainjob%s.e2e.gantry.dev" % sfx)
+
+
+def ensure_crd(server, v):
+    """Apply manifests/crd.yaml for version v once per server; wait until Established."""
+    done = server.__dict__.setdefault("_crds", set())
+    plural, name, _ = crd_names(v)
+    if v not in done:
+        server.kubectl(v, "apply", "-f", server.render("crd.yaml", **crd_vars(v)))
+        server.kubectl(v, "wait", "--for=condition=established", "--timeout=20s", "crd/" + name)
+        done.add(v)
+    return plural
+
+
+def apply_app(server, v, ns):
+    """kubectl apply manifests/app.yaml into ns (Deployment web, Service web,
+    ConfigMap cfg, Secret creds, Job pi)."""
+    return server.kubectl(v, "apply", "-f", server.render("app.yaml", NS=ns))
+
+
+def poll(fn, timeout=15, interval=0.1):
+    """Call fn until it returns a truthy value; return it (or the last value)."""
+    deadline = time.time() + timeout
+    v = fn()
+    while not v and time.time() < deadline:
+        time.sleep(interval)
+        v = fn()
+    return v

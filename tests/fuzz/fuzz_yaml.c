@@ -1,0 +1,80 @@
+/*
+ * fuzz_yaml.c - libFuzzer harness for gt_yaml_to_json, and through it the
+ * YAML emitter: every document that parses must print as YAML that reads
+ * back as the same value (numbers compared by value, since YAML turns an
+ * integral float into an integer).  tests/fuzz/replay.c
+ * turns it into a plain program that replays corpus/<name>/.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/json.h"
+#include "codec/yaml.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool same(const json_t *a, const json_t *b)
+{
+	json_t *x;
+	size_t i;
+
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_typeof(a) != json_typeof(b))
+		return false;
+	switch (json_typeof(a)) {
+	case JSON_OBJECT:
+		if (json_object_size(a) != json_object_size(b))
+			return false;
+		for (void *it = json_object_iter((json_t *)a); it;
+		     it = json_object_iter_next((json_t *)a, it)) {
+			x = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
+			if (!x || !same(json_object_iter_value(it), x))
+				return false;
+		}
+		return true;
+	case JSON_ARRAY:
+		if (json_array_size(a) != json_array_size(b))
+			return false;
+		json_array_foreach(a, i, x)
+			if (!same(x, json_array_get(b, i)))
+				return false;
+		return true;
+	case JSON_STRING:
+		return json_string_length(a) == json_string_length(b) &&
+		       !memcmp(json_string_value(a), json_string_value(b), json_string_length(a));
+	default:
+		return true;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gt_err err;
+	json_t *docs = NULL, *v;
+	size_t i;
+
+	if (gt_yaml_to_json((const char *)data, size, &docs, &err) < 0)
+		return 0;
+	json_array_foreach(docs, i, v) {
+		struct gt_buf b = GT_BUF_INIT;
+		json_t *back = NULL;
+
+		if (gt_yaml_from_json(v, &b) < 0)
+			abort();
+		if (gt_yaml_to_json(b.data, b.len, &back, &err) < 0) {
+			fprintf(stderr, "YAML output does not parse: %s\n%s\n", err.msg, b.data);
+			abort();
+		}
+		if (!same(v, json_array_get(back, 0))) {
+			fprintf(stderr, "YAML round trip changed the value:\n%s\n", b.data);
+			abort();
+		}
+		json_decref(back);
+		gt_buf_release(&b);
+	}
+	json_decref(docs);
+	return 0;
+}
