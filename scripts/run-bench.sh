@@ -34,7 +34,23 @@ die() { echo "run-bench: $*" >&2; exit 1; }
 for tool in etcd cc pkg-config openssl curl python3; do
   command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
 done
-[ -x bin/gantry ] || die "bin/gantry missing (make bin/gantry)"
+
+# The server under test.  `make SANITIZE=...` writes its sanitizer build to
+# bin/gantry too, and make then takes it as up to date: never time that one,
+# link a plain -O2 binary from build/ instead.
+GANTRY_BIN=${GANTRY_BIN:-bin/gantry}
+[ -x "$GANTRY_BIN" ] || die "$GANTRY_BIN missing (make bin/gantry)"
+if ldd "$GANTRY_BIN" 2>/dev/null | grep -qE 'lib(asan|ubsan|tsan|lsan)'; then
+  echo "run-bench: $GANTRY_BIN is a sanitizer build; linking a plain one at build/bench/gantry" >&2
+  mkdir -p build/bench
+  MAKEFLAGS= MAKELEVEL= make -s SANITIZE= build/obj/main.o build/libgantry.a >&2 ||
+    die "cannot build the plain objects (make build/libgantry.a)"
+  # shellcheck disable=SC2046
+  cc -o build/bench/gantry build/obj/main.o build/libgantry.a \
+    $(pkg-config --libs libmicrohttpd gnutls jansson yaml-0.1 sqlite3 libcurl zlib) -pthread -lm ||
+    die "cannot link build/bench/gantry"
+  GANTRY_BIN=build/bench/gantry
+fi
 
 # 1,000 watch connections need descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -85,7 +101,7 @@ alive() {
 }
 
 # Gantry: its own CA and token, read back from the kubeconfig it writes.
-bin/gantry server --data-dir "$tmp/gantry" --port 0 --bind 127.0.0.1 --no-agent \
+"$GANTRY_BIN" server --data-dir "$tmp/gantry" --port 0 --bind 127.0.0.1 --no-agent \
   --log-level warn >"$tmp/gantry.log" 2>&1 &
 gantry_pid=$!
 
@@ -150,6 +166,21 @@ done
 sleep 1
 meta "rss_full gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid") items=$LIST_N"
 for who in gantry etcd; do bench "$who" list --ns bench-list --reps 7; done
+# etcd's own gRPC range, for scale: the gateway's JSON translation is a large
+# part of the JSON list above.  etcdctl's process start is measured with an
+# empty get and subtracted.
+etcdctl_ms() { # median of 5 runs of `etcdctl get ARGS -w protobuf`, in ms
+  local i t0 t1 ts=()
+  for i in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --cacert="$tmp/etcd-cert.pem" get "$@" \
+      -w protobuf >/dev/null
+    t1=$(date +%s%N)
+    ts+=($(( (t1 - t0) / 1000 )))
+  done
+  printf '%s\n' "${ts[@]}" | sort -n | sed -n 3p | awk '{printf "%.1f", $1 / 1000}'
+}
+meta "etcdctl_range full_ms=$(etcdctl_ms --prefix /registry/pods/bench-list/) empty_ms=$(etcdctl_ms /none)"
 meta "rss_after_list gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
 
 # --- 1: closed-loop creates, targets alternating -------------------------------
@@ -171,7 +202,9 @@ done
 # --- 4: one event to many watchers ----------------------------------------------
 echo "run-bench: fan-out to $WATCHERS watchers" >&2
 for who in gantry etcd; do
-  bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch
+  pid=$gantry_pid; [ "$who" = etcd ] && pid=$etcd_pid
+  bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch --pid "$pid"
+  sleep 2 # let the server notice the closed streams before the next one starts
 done
 meta "rss_end gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
 meta "elapsed_s $(( $(date +%s) - start ))"
@@ -186,7 +219,7 @@ meta "date $(date -u +%F)"
 meta "nproc $(nproc)"
 meta "cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 meta "etcd $(etcd --version | awk '/etcd Version/ {print $3}')"
-meta "gantry $(bin/gantry version 2>/dev/null | head -1 || echo unknown)"
+meta "gantry $("$GANTRY_BIN" version 2>/dev/null | head -1 || echo unknown)"
 meta "datadir $(df --output=fstype "$tmp" | tail -1)"
 meta "config secs=$SECS reps=$REPS rate_secs=$RATE_SECS list_n=$LIST_N watchers=$WATCHERS"
 

@@ -588,9 +588,18 @@ void gt_defaults_job_selector(json_t *job, const char *uid)
 	labels = obj_member(tmeta, "labels");
 	if (!labels)
 		return;
-	/* gt_defaults_apply copied the template labels to the Job: keep them in step */
+	/*
+	 * SetDefaults_Job gave the Job the template's labels (Kubernetes shares
+	 * the map, so the Job sees the generated labels too).  A Job without
+	 * labels gets them as well: the next update would default them anyway.
+	 */
 	jl = obj_get(meta, "labels");
-	shared = jl && json_object_size(labels) && json_equal(jl, labels);
+	if (meta && (absent(meta, "labels") || (jl && !json_object_size(jl)))) {
+		jl = obj_member(meta, "labels");
+		shared = jl != NULL;
+	} else {
+		shared = jl && json_object_size(labels) && json_equal(jl, labels);
+	}
 	for (size_t i = 0; i < 2; i++) {
 		def_str(labels, name_keys[i], name ? name : "");
 		def_str(labels, uid_keys[i], uid);

@@ -42,7 +42,9 @@ void gt_defaults_apply(const struct gt_resource *r, json_t *obj);
  * batch.kubernetes.io/job-name (= metadata.name) where absent, and
  * spec.selector.matchLabels {"batch.kubernetes.io/controller-uid": uid}.
  * When the Job's own labels were copied from the template by
- * gt_defaults_apply, they get the same labels (Kubernetes shares the map).
+ * gt_defaults_apply (or are empty), they get the same labels (Kubernetes
+ * shares the map, and defaults an empty label map from the template on the
+ * next update anyway).
  * uid must be the uid the Job will be stored with.
  */
 void gt_defaults_job_selector(json_t *job, const char *uid);

@@ -20,7 +20,7 @@
 	"spec.hostNetwork", NULL }
 #define EVENT_FIELDS { "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", \
 	"involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", \
-	"involvedObject.fieldPath", "reason", "type", "reportingComponent" }
+	"involvedObject.fieldPath", "reason", "type", "reportingComponent", "source", NULL }
 
 static const struct gt_resource builtin[] = {
 	/* core/v1 */

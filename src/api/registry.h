@@ -53,7 +53,7 @@ struct gt_resource {
 	enum gt_patch_schema patch;
 	bool has_spec;            /* generation follows .spec (else: all but metadata/status) */
 	/* Extra field selector labels beyond metadata.name / metadata.namespace. */
-	const char *field_labels[10];
+	const char *field_labels[16];  /* NULL-terminated */
 
 	/* Custom resources only (NULL / false for built-ins). */
 	bool custom;

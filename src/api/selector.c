@@ -11,6 +11,7 @@
 #include "api/selector.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -970,19 +971,25 @@ int gt_fieldsel_parse(const char *s, struct gt_fieldsel **out, struct gt_err *er
 	return 0;
 }
 
-int gt_fieldsel_check(const struct gt_fieldsel *s, const char *const *allowed,
-		      struct gt_err *err)
+int gt_fieldsel_check_n(const struct gt_fieldsel *s, const char *const *allowed, size_t n,
+			struct gt_err *err)
 {
 	for (size_t i = 0; s && i < s->n; i++) {
 		const char *f = s->t[i].field;
 		bool ok = !strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace");
 
-		for (size_t j = 0; !ok && allowed && allowed[j]; j++)
+		for (size_t j = 0; !ok && allowed && j < n && allowed[j]; j++)
 			ok = allowed[j][0] && !strcmp(allowed[j], f);
 		if (!ok)
 			return gt_err_set(err, -EINVAL, "field label not supported: %s", f);
 	}
 	return 0;
+}
+
+int gt_fieldsel_check(const struct gt_fieldsel *s, const char *const *allowed,
+		      struct gt_err *err)
+{
+	return gt_fieldsel_check_n(s, allowed, SIZE_MAX, err);
 }
 
 /* Field labels that are not plain paths (see selector.h). */

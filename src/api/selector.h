@@ -97,6 +97,13 @@ int gt_fieldsel_check(const struct gt_fieldsel *s, const char *const *allowed,
 		      struct gt_err *err);
 
 /*
+ * Same, with `allowed` a fixed-size array of n entries that need not be
+ * NULL-terminated (struct gt_resource.field_labels): stops at n or NULL.
+ */
+int gt_fieldsel_check_n(const struct gt_fieldsel *s, const char *const *allowed, size_t n,
+			struct gt_err *err);
+
+/*
  * True when obj satisfies every term.  A field label is a dotted JSON path
  * into obj; the value compares as its string form: strings as is, integers
  * in decimal, booleans "true"/"false", absent (or null, object, array) as "".

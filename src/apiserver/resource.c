@@ -111,7 +111,7 @@ int gt_parse_selectors(struct gt_http_req *req, const struct gt_resource *r,
 		return rc;
 	if (f && *f) {
 		if ((rc = gt_fieldsel_parse(f, fs, err)) < 0 ||
-		    (rc = gt_fieldsel_check(*fs, r->field_labels, err)) < 0) {
+		    (rc = gt_fieldsel_check_n(*fs, r->field_labels, GT_ARRAY_SIZE(r->field_labels), err)) < 0) {
 			gt_labelsel_free(*ls);
 			gt_fieldsel_free(*fs);
 			*ls = NULL;

@@ -278,6 +278,8 @@ TEST(field_selectors)
 
 	CHECK_INT(gt_fieldsel_parse("spec.nodeName=n1,metadata.name=p1", &s, NULL), 0);
 	CHECK_INT(gt_fieldsel_check(s, allowed, NULL), 0);
+	CHECK_INT(gt_fieldsel_check_n(s, allowed + 1, 1, NULL), -EINVAL);
+	CHECK_INT(gt_fieldsel_check_n(s, (const char *const[]){ "x", "spec.nodeName" }, 2, NULL), 0);
 	CHECK(gt_fieldsel_requires_name(s, &name));
 	CHECK_STR(name, "p1");
 	gt_fieldsel_free(s);
