@@ -87,6 +87,15 @@ void gt_vld_add(struct gt_vld *v, const char *field, const char *reason, const c
 	char f[sizeof(((struct gt_err_cause *)0)->field)];
 	char m[sizeof(((struct gt_err_cause *)0)->message)];
 
+	/*
+	 * The message holds 1 KiB and the causes 16: past a few hundred errors
+	 * (a huge body of broken items) stop collecting, so the de-duplication
+	 * below stays cheap.
+	 */
+	if (v->nerrs >= GT_VLD_MAX_ERRS) {
+		free(line);
+		return;
+	}
 	/* apimachinery's ToAggregate drops repeated messages. */
 	for (size_t i = 0; i < v->nerrs; i++) {
 		if (!strcmp(v->errs[i], line)) {
@@ -360,6 +369,23 @@ bool gt_vld_bool(const json_t *obj, const char *key, bool def)
 	return json_is_boolean(m) ? json_is_true(m) : def;
 }
 
+char *gt_vld_strdup(const json_t *s)
+{
+	size_t n;
+	char *out;
+
+	if (!json_is_string(s))
+		return NULL;
+	n = json_string_length(s);
+	out = xmalloc(n + 1);
+	memcpy(out, json_string_value(s), n);
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!out[i])
+			out[i] = '?';
+	return out;
+}
+
 size_t gt_vld_len(const json_t *a)
 {
 	return json_is_array(a) ? json_array_size(a) : 0;
@@ -418,8 +444,8 @@ int gt_validate(const struct gt_resource *r, const json_t *obj, const json_t *ol
 	}
 
 	row = find_row(r);
-	/* Reviews and other create-only kinds are never stored: no name. */
-	if (r->verbs != GT_VERBS_CREATE_ONLY)
+	/* Reviews, Scale and other unstored kinds have no name to check. */
+	if (r->verbs != GT_VERBS_CREATE_ONLY && !(row && row->name == GT_NAME_NONE))
 		gt_vld_meta(&v, gt_vld_get(obj, "metadata"), "metadata",
 			    row ? row->name : GT_NAME_SUBDOMAIN);
 	if (row && row->validate)

@@ -32,6 +32,7 @@
 
 #define GT_VLD_PATH 320   /* field path buffer */
 #define GT_VLD_MSG 480    /* one validation message ("must be ...") */
+#define GT_VLD_MAX_ERRS 256 /* errors collected per object */
 
 /* ---- error collection (validate.c) ---- */
 
@@ -86,6 +87,12 @@ bool gt_vld_has_str(const json_t *obj, const char *key);
 bool gt_vld_int(const json_t *obj, const char *key, int64_t *out);
 /* Boolean member, def when absent. */
 bool gt_vld_bool(const json_t *obj, const char *key, bool def);
+/*
+ * A string value as a new C string (caller frees), NULL for a non-string;
+ * an embedded NUL (JSON "\u0000") becomes '?', so that syntax checks
+ * reject what C string handling would silently truncate.
+ */
+char *gt_vld_strdup(const json_t *s);
 /* Array size (0 for a non-array). */
 size_t gt_vld_len(const json_t *a);
 

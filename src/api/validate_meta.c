@@ -308,8 +308,11 @@ void gt_vld_labels(struct gt_vld *v, const json_t *labels, const char *path)
 		gt_vld_is_qualified_name(k, &km);
 		gt_vld_report(v, path, k, &km);
 		if (json_is_string(val)) {
-			gt_vld_is_label_value(json_string_value(val), &vm);
-			gt_vld_report(v, path, json_string_value(val), &vm);
+			char *s = gt_vld_strdup(val);
+
+			gt_vld_is_label_value(s, &vm);
+			gt_vld_report(v, path, s, &vm);
+			free(s);
 		}
 	}
 }
@@ -399,9 +402,9 @@ static void finalizers(struct gt_vld *v, const json_t *fins, const char *path)
 
 void gt_vld_meta(struct gt_vld *v, const json_t *meta, const char *path, enum gt_vld_name how)
 {
-	const char *name = gt_vld_str(meta, "name");
-	const char *gen = gt_vld_str(meta, "generateName");
-	const char *ns = gt_vld_str(meta, "namespace");
+	char *name = gt_vld_strdup(gt_vld_get(meta, "name"));
+	char *gen = gt_vld_strdup(gt_vld_get(meta, "generateName"));
+	char *ns = gt_vld_strdup(gt_vld_get(meta, "namespace"));
 	char p[GT_VLD_PATH];
 
 	if (gen && *gen) {
@@ -431,6 +434,9 @@ void gt_vld_meta(struct gt_vld *v, const json_t *meta, const char *path, enum gt
 		gt_vld_is_dns1123_label(ns, &m);
 		gt_vld_report(v, gt_vld_path(p, "%s.namespace", path), ns, &m);
 	}
+	free(name);
+	free(gen);
+	free(ns);
 	gt_vld_nonneg(v, meta, "generation", path);
 	gt_vld_labels(v, gt_vld_get(meta, "labels"), gt_vld_path(p, "%s.labels", path));
 	annotations(v, gt_vld_get(meta, "annotations"), gt_vld_path(p, "%s.annotations", path));

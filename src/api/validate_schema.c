@@ -505,7 +505,8 @@ static int walk(const json_t *v, const struct gt_vld_type *t, const char *sname,
 	case K_TIME:
 		if (!json_is_string(v))
 			return mismatch(err, jkind(v), NULL, path, "string");
-		if (gt_time_parse(json_string_value(v), &tt) < 0)
+		/* Kubernetes rejects "" too; Gantry reads it as the zero time */
+		if (json_string_length(v) && gt_time_parse(json_string_value(v), &tt) < 0)
 			return gt_err_set(err, -EINVAL,
 					  "parsing time \"%s\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"%s\" as \"2006\"",
 					  json_string_value(v), json_string_value(v));

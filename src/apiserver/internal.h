@@ -53,6 +53,10 @@ void gt_handle_review(struct gt_api *api, struct gt_http_req *req, struct route 
 /* Parses the body as JSON, YAML-free: JSON or Kubernetes protobuf by Content-Type. */
 int gt_request_body(struct gt_http_req *req, json_t **out, struct gt_err *err);
 bool gt_wants_table(struct gt_http_req *req);
+/* fieldValidation: Strict → -EINVAL naming unknown fields; Warn (the
+ * default) → Warning headers and the fields dropped; Ignore → dropped. */
+int gt_field_validation(struct gt_http_req *req, const struct gt_resource *r,
+			json_t *obj, struct gt_err *err);
 int gt_route_parse(const char *path, struct route *rt, struct gt_err *err);
 void gt_route_release(struct route *rt);
 /* "pods" or "deployments.apps" for messages. */

@@ -152,7 +152,68 @@ int gt_request_body(struct gt_http_req *req, json_t **out, struct gt_err *err)
 	    !ctype_is(ct, "application/json-patch+json") && !ctype_is(ct, "text/plain"))
 		return gt_err_set(err, -EPROTONOSUPPORT,
 				  "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
-	return gt_json_parse(body, len, out, err);
+	{
+		const char *fv = gt_http_query(req, "fieldValidation");
+
+		if (fv && !strcmp(fv, "Strict")) {
+			int r = gt_json_parse(body, len, out, err);
+
+			if (r < 0 && err && strstr(err->msg, "duplicate object key")) {
+				const char *k = strstr(err->msg, "duplicate object key");
+
+				return gt_err_set(err, -EINVAL, "strict decoding error: duplicate field%s",
+						  k + strlen("duplicate object key"));
+			}
+			return r;
+		}
+	}
+	return gt_json_parse_lenient(body, len, out, err);
+}
+
+int gt_field_validation(struct gt_http_req *req, const struct gt_resource *r,
+			json_t *obj, struct gt_err *err)
+{
+	const char *fv = gt_http_query(req, "fieldValidation");
+	char av[160];
+	json_t *unknown, *p;
+	size_t i;
+
+	if (fv && *fv && strcmp(fv, "Strict") && strcmp(fv, "Warn") && strcmp(fv, "Ignore"))
+		return gt_err_set(err, -EINVAL,
+				  "fieldValidation: Unsupported value: \"%s\": supported values: \"Ignore\", \"Strict\", \"Warn\"",
+				  fv);
+	if (r->custom || !json_is_object(obj))
+		return 0;
+	gt_resource_api_version(r, av, sizeof(av));
+	/* Unknown fields are dropped (as decoding into Go types does) unless
+	 * Strict rejects them. */
+	unknown = gt_pb_unknown_fields(av, r->kind, obj, !(fv && !strcmp(fv, "Strict")));
+	if (fv && !strcmp(fv, "Ignore"))
+		json_array_clear(unknown);
+	if (!json_array_size(unknown)) {
+		json_decref(unknown);
+		return 0;
+	}
+	if (fv && !strcmp(fv, "Strict")) {
+		struct gt_buf b = GT_BUF_INIT;
+
+		gt_buf_init(&b);
+		gt_buf_adds(&b, "strict decoding error: ");
+		json_array_foreach(unknown, i, p)
+			gt_buf_addf(&b, "%sunknown field \"%s\"", i ? ", " : "", json_string_value(p));
+		gt_err_set(err, -EINVAL, "%s", b.data);
+		gt_buf_release(&b);
+		json_decref(unknown);
+		return -EINVAL;
+	}
+	json_array_foreach(unknown, i, p) {
+		char *w = xasprintf("299 - \"unknown field \\\"%s\\\"\"", json_string_value(p));
+
+		gt_http_add_header(req, "Warning", w);
+		free(w);
+	}
+	json_decref(unknown);
+	return 0;
 }
 
 bool gt_wants_table(struct gt_http_req *req)

@@ -12,6 +12,7 @@
 #include "api/selector.h"
 #include "api/table.h"
 #include "apiserver/internal.h"
+#include "codec/protobuf.h"
 
 /* ---- options ---- */
 
@@ -384,7 +385,10 @@ static void handle_patch(struct gt_api *api, struct gt_http_req *req, struct rou
 			return;
 		}
 	}
-	if ((rc = gt_request_body(req, &patch, &err)) < 0) {
+	if ((rc = gt_request_body(req, &patch, &err)) < 0 ||
+	    (strcmp(rt->sub, "scale") && json_is_object(patch) &&
+	     (rc = gt_field_validation(req, rt->res, patch, &err)) < 0)) {
+		json_decref(patch);
 		gt_reply_error(req, &err, rt);
 		return;
 	}
@@ -581,7 +585,9 @@ static void handle_create(struct gt_api *api, struct gt_http_req *req, struct ro
 
 	gt_err_clear(&err);
 	write_opts(req, &o);
-	if (gt_request_body(req, &body, &err) < 0) {
+	if (gt_request_body(req, &body, &err) < 0 ||
+	    gt_field_validation(req, rt->res, body, &err) < 0) {
+		json_decref(body);
 		gt_reply_error(req, &err, rt);
 		return;
 	}
@@ -613,7 +619,9 @@ static void handle_update(struct gt_api *api, struct gt_http_req *req, struct ro
 
 	gt_err_clear(&err);
 	write_opts(req, &o);
-	if ((rc = gt_request_body(req, &body, &err)) < 0) {
+	if ((rc = gt_request_body(req, &body, &err)) < 0 ||
+	    (strcmp(rt->sub, "scale") && (rc = gt_field_validation(req, rt->res, body, &err)) < 0)) {
+		json_decref(body);
 		gt_reply_error(req, &err, rt);
 		return;
 	}

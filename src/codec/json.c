@@ -25,6 +25,18 @@ int gt_json_parse(const char *buf, size_t len, json_t **out, struct gt_err *err)
 	return 0;
 }
 
+int gt_json_parse_lenient(const char *buf, size_t len, json_t **out, struct gt_err *err)
+{
+	json_error_t je;
+	json_t *v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+
+	if (!v)
+		return gt_err_set(err, -EINVAL, "invalid JSON at line %d, column %d: %s",
+				  je.line, je.column, je.text);
+	*out = v;
+	return 0;
+}
+
 char *gt_json_dump(const json_t *v, size_t *len)
 {
 	struct gt_buf b = GT_BUF_INIT;

@@ -24,11 +24,13 @@ void gt_json_decrefp(json_t **p);
 #define GT_AUTOJSON __attribute__((cleanup(gt_json_decrefp)))
 
 /*
- * Parses buf as one JSON value (objects and arrays only unless any_type).
- * Duplicate keys are rejected when strict.  On failure returns -EINVAL
+ * Parses buf as one JSON value.  Duplicate keys are rejected.  On failure returns -EINVAL
  * and an error message with line/column.  *out is a new reference.
  */
 int gt_json_parse(const char *buf, size_t len, json_t **out, struct gt_err *err);
+/* Same, but duplicate keys are accepted (the last one wins), as Kubernetes
+ * does unless fieldValidation=Strict. */
+int gt_json_parse_lenient(const char *buf, size_t len, json_t **out, struct gt_err *err);
 
 /*
  * Serialises compactly (no spaces, keys in insertion order) into a new

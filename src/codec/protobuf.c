@@ -790,3 +790,102 @@ int gt_pb_to_json(const uint8_t *buf, size_t len, json_t **out, struct gt_err *e
 	*out = obj;
 	return 0;
 }
+
+/* ---- unknown-field detection (fieldValidation) --------------------------- */
+
+/* Finds the field named json in message mi, looking into inlined structs. */
+static const struct gt_pb_field *field_by_json(int mi, const char *json, int depth)
+{
+	const struct gt_pb_message *m = &gt_pb_messages[mi];
+
+	if (depth > 8)
+		return NULL;
+	for (size_t i = 0; i < m->nfields; i++) {
+		const struct gt_pb_field *f = &m->fields[i];
+
+		if (f->flags & GT_PB_INLINE) {
+			const struct gt_pb_field *g = f->msg >= 0 ? field_by_json(f->msg, json, depth + 1) : NULL;
+
+			if (g)
+				return g;
+		} else if (!strcmp(f->json, json)) {
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void unknown_walk(int mi, json_t *v, struct gt_buf *path, json_t *out, int depth,
+			 bool prune)
+{
+	const char *key;
+	json_t *child;
+	void *tmp;
+
+	if (depth > GT_PB_MAX_DEPTH || !json_is_object(v) ||
+	    gt_pb_messages[mi].special != GT_PB_PLAIN || json_array_size(out) >= 100)
+		return;
+	json_object_foreach_safe(v, tmp, key, child) {
+		const struct gt_pb_field *f;
+		size_t old = path->len;
+
+		if (depth == 0 && (!strcmp(key, "apiVersion") || !strcmp(key, "kind")))
+			continue;
+		if (key[0] == '$') /* patch directives */
+			continue;
+		if (old)
+			gt_buf_addc(path, '.');
+		gt_buf_adds(path, key);
+		f = field_by_json(mi, key, 0);
+		if (!f) {
+			json_array_append_new(out, json_string(path->data));
+			if (prune)
+				json_object_del(v, key);
+		} else if (f->kind == GT_PB_MESSAGE && f->msg >= 0) {
+			if (f->flags & GT_PB_MAP) {
+				const char *k2;
+				json_t *c2;
+
+				json_object_foreach(child, k2, c2) {
+					size_t o2 = path->len;
+
+					gt_buf_addf(path, "[%s]", k2);
+					unknown_walk(f->msg, c2, path, out, depth + 1, prune);
+					path->len = o2;
+					path->data[o2] = '\0';
+				}
+			} else if (f->flags & GT_PB_REPEATED) {
+				size_t i;
+				json_t *c2;
+
+				json_array_foreach(child, i, c2) {
+					size_t o2 = path->len;
+
+					gt_buf_addf(path, "[%zu]", i);
+					unknown_walk(f->msg, c2, path, out, depth + 1, prune);
+					path->len = o2;
+					path->data[o2] = '\0';
+				}
+			} else {
+				unknown_walk(f->msg, child, path, out, depth + 1, prune);
+			}
+		}
+		path->len = old;
+		path->data[old] = '\0';
+	}
+}
+
+json_t *gt_pb_unknown_fields(const char *api_version, const char *kind, json_t *obj, bool prune)
+{
+	const char *name = api_version && kind ? gt_pb_message_for(api_version, kind) : NULL;
+	struct gt_buf path = GT_BUF_INIT;
+	json_t *out = json_array();
+	int mi;
+
+	if (!name || (mi = find_message(name)) < 0)
+		return out;
+	gt_buf_init(&path);
+	unknown_walk(mi, obj, &path, out, 0, prune);
+	gt_buf_release(&path);
+	return out;
+}

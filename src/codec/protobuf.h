@@ -67,6 +67,16 @@ int gt_pb_message_to_json(const char *message, const uint8_t *buf, size_t len,
  */
 const char *gt_pb_message_for(const char *api_version, const char *kind);
 
+/*
+ * The members of obj (a built-in kind's JSON) that its type does not have,
+ * as field paths ("spec.foo", "spec.template.spec.containers[0].imagePullPolcy")
+ * in a new JSON array (at most 100).  Kinds without a table entry (custom
+ * resources, CRDs) give an empty array.  With prune, the unknown members
+ * are also removed from obj (as decoding into Go types drops them).  Used
+ * for fieldValidation.
+ */
+json_t *gt_pb_unknown_fields(const char *api_version, const char *kind, json_t *obj, bool prune);
+
 /* ---- the generated table (pb_table.c) ---------------------------------- */
 
 enum gt_pb_kind {
