@@ -121,3 +121,18 @@ def test_apply_server_side_create_and_update(server, ns, v):
     cs = dep["spec"]["template"]["spec"]["containers"]
     assert len(cs) == 1 and cs[0]["image"] == "nginx:1.20", cs
     assert dep["spec"]["selector"] == {"matchLabels": {"app": "web"}}, dep["spec"]
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_create_and_replace_from_file(server, ns, v):
+    p = server.kubectl(v, "create", "-f", server.render("ssa-cm.yaml", NS=ns, VALUE="one"))
+    assert p.stdout.strip() == "configmap/ssa created", p.stdout + p.stderr
+    before = server.get("/api/v1/namespaces/%s/configmaps/ssa" % ns)
+    p = server.kubectl(v, "replace", "-f", server.render("ssa-cm.yaml", NS=ns, VALUE="two"))
+    assert p.stdout.strip() == "configmap/ssa replaced", p.stdout + p.stderr
+    after = server.get("/api/v1/namespaces/%s/configmaps/ssa" % ns)
+    assert after["data"] == {"k": "two"} and after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
+    p = server.kubectl(v, "create", "-f", server.render("ssa-cm.yaml", NS=ns, VALUE="x"),
+                       check=False)
+    assert p.returncode == 1 and "AlreadyExists" in p.stderr, p.stderr

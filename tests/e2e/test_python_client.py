@@ -284,7 +284,9 @@ def pycrd(api):
                 "name": "v1alpha1", "served": True, "storage": True,
                 "schema": {"openAPIV3Schema": {"type": "object",
                                                "x-kubernetes-preserve-unknown-fields": True}},
-                "subresources": {"status": {}}}]}}
+                "subresources": {"status": {}, "scale": {
+                    "specReplicasPath": ".spec.replicas",
+                    "statusReplicasPath": ".status.replicas"}}}]}}
     ext.create_custom_resource_definition(body)
 
     def established():
@@ -337,6 +339,14 @@ def test_custom_objects_crud_and_status(server, api, ns, pycrd):
     assert got["status"] == {"phase": "Done"}, got
     assert got["spec"] == {"layers": 40, "dtype": "fp8"}, got
 
+    # scale subresource
+    sc = co.get_namespaced_custom_object_scale(g, ver, ns, plural, "m1")
+    assert sc["kind"] == "Scale" and sc["spec"].get("replicas", 0) == 0, sc
+    co.patch_namespaced_custom_object_scale(g, ver, ns, plural, "m1", {"spec": {"replicas": 3}})
+    assert co.get_namespaced_custom_object(g, ver, ns, plural, "m1")["spec"]["replicas"] == 3
+    assert co.get_namespaced_custom_object_scale(g, ver, ns, plural, "m1")["spec"][
+        "replicas"] == 3
+
     co.delete_namespaced_custom_object(g, ver, ns, plural, "m1")
     with pytest.raises(ApiException) as e:
         co.get_namespaced_custom_object(g, ver, ns, plural, "m1")
@@ -371,3 +381,43 @@ def test_crd_delete_removes_group_and_objects(server, api, ns):
         "deleted CRD's group still in /apis"
     assert server.request("GET", "/apis/tmp.gantry.dev/v1/namespaces/%s/temps/t1" % ns
                           ).status == 404
+
+
+def test_secret_string_data_and_concurrent_updates(server, api, ns):
+    import base64
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_secret(ns, {"apiVersion": "v1", "kind": "Secret",
+                                     "metadata": {"name": "s"}, "stringData": {"u": "me"}})
+    v1.patch_namespaced_secret("s", ns, {"stringData": {"p": "pw"}})
+    s = v1.read_namespaced_secret("s", ns)
+    assert s.data == {"u": base64.b64encode(b"me").decode(),
+                      "p": base64.b64encode(b"pw").decode()}, s.data
+    assert s.string_data is None and s.type == "Opaque"
+
+    # read-modify-replace from several threads: optimistic concurrency must
+    # make every increment count exactly once
+    v1.create_namespaced_config_map(ns, cm_body("counter", {"n": "0"}))
+    errors = []
+
+    def bump(times):
+        try:
+            done = 0
+            while done < times:
+                cm = v1.read_namespaced_config_map("counter", ns)
+                cm.data["n"] = str(int(cm.data["n"]) + 1)
+                try:
+                    v1.replace_namespaced_config_map("counter", ns, cm)
+                    done += 1
+                except ApiException as e:
+                    if e.status != 409:
+                        raise
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=bump, args=(8,)) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors
+    assert v1.read_namespaced_config_map("counter", ns).data["n"] == "32"

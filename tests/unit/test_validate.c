@@ -5,6 +5,8 @@
  */
 #include "t.h"
 
+#include <time.h>
+
 #include "api/defaults.h"
 #include "api/validate.h"
 
@@ -29,6 +31,7 @@ RES(R_CRON, "batch", "CronJob", true);
 RES(R_LEASE, "coordination.k8s.io", "Lease", true);
 RES(R_CRD, "apiextensions.k8s.io", "CustomResourceDefinition", false);
 RES(R_ROLE, "rbac.authorization.k8s.io", "ClusterRole", false);
+RES(R_SCALE, "autoscaling", "Scale", true);
 static const struct gt_resource R_SSAR = { .group = "authorization.k8s.io", .version = "v1",
 					   .kind = "SelfSubjectAccessReview",
 					   .verbs = GT_VERBS_CREATE_ONLY };
@@ -38,7 +41,7 @@ static const struct gt_resource R_CR = { .group = "kubeflow.org", .version = "v1
 static json_t *J(const char *s)
 {
 	json_error_t je;
-	json_t *v = json_loads(s, 0, &je);
+	json_t *v = json_loads(s, JSON_ALLOW_NUL, &je);
 
 	if (!v) {
 		fprintf(stderr, "bad test JSON: %s: %s\n", je.text, s);
@@ -975,6 +978,36 @@ TEST(many_errors_cap)
 	gt_buf_release(&b);
 }
 
+TEST(nul_bytes_and_scale)
+{
+	struct gt_err e;
+
+	CHECK_INT(create_s(&R_POD, "{\"metadata\":{\"name\":\"a\\u0000b\"},\"spec\":" C1 "}", &e), -EBADMSG);
+	CHECK(cause_starts(&e, "metadata.name", "Invalid value: \"a?b\": a lowercase RFC 1123 subdomain"));
+	CHECK_INT(create_s(&R_POD, "{\"metadata\":{\"name\":\"p\",\"labels\":{\"k\":\"v\\u0000\"}},\"spec\":" C1 "}", &e), -EBADMSG);
+	CHECK(cause(&e, "metadata.labels") != NULL);
+	CHECK_INT(create_s(&R_POD, "{\"metadata\":{\"name\":\"p\",\"creationTimestamp\":\"\"},\"spec\":" C1 "}", &e), 0);
+	CHECK_INT(create_s(&R_SCALE, "{\"spec\":{\"replicas\":2}}", &e), 0);
+	CHECK_INT(create_s(&R_SCALE, "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":-1}}", &e), -EBADMSG);
+	CHECK_STR(e.msg, "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+}
+
+TEST(huge_invalid_body_is_fast)
+{
+	struct gt_err e;
+	struct gt_buf b = GT_BUF_INIT;
+	clock_t t0 = clock();
+
+	gt_buf_adds(&b, "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[");
+	for (int i = 0; i < 50000; i++)
+		gt_buf_addf(&b, "%s{\"name\":\"C%d\"}", i ? "," : "", i);
+	gt_buf_adds(&b, "]}}");
+	CHECK_INT(create_s(&R_POD, b.data, &e), -EBADMSG);
+	/* CPU time: generous, sanitizer builds are slow */
+	CHECK((clock() - t0) / CLOCKS_PER_SEC < 10);
+	gt_buf_release(&b);
+}
+
 int main(void)
 {
 	RUN(pod_defaults);
@@ -1012,5 +1045,7 @@ int main(void)
 	RUN(other_kinds);
 	RUN(owner_refs_finalizers);
 	RUN(many_errors_cap);
+	RUN(nul_bytes_and_scale);
+	RUN(huge_invalid_body_is_fast);
 	return t_done();
 }
