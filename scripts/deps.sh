@@ -11,6 +11,8 @@ PKGS=(
   python3 python3-kubernetes python3-pytest python3-yaml
   curl openssl ca-certificates
   etcd-server etcd-client
+  runc crun containernetworking-plugins iproute2 iptables busybox-static
+  libarchive-dev docker-registry skopeo
 )
 
 missing=()
