@@ -90,6 +90,9 @@ int gt_base64_decode(const char *s, size_t slen, unsigned char **out, size_t *ou
 int gt_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* Reads a whole file; *out is NUL-terminated, caller frees. */
 int gt_read_file(const char *path, char **out, size_t *len);
+/* rm -rf without following symlinks or crossing into other mounts
+ * (a mount point still in use is left in place).  Missing path: 0. */
+int gt_rm_rf(const char *path);
 /* mkdir -p */
 int gt_mkdir_p(const char *path, int mode);
 

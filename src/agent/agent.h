@@ -1,0 +1,45 @@
+/*
+ * agent.h - the node agent: registers a Node, keeps its Lease fresh, and
+ * drives every Pod bound to the node through sandbox, volumes, images, init
+ * containers and containers, reporting status back through the API (the
+ * kubelet's job).  Stopping the agent leaves containers running; the next
+ * start re-adopts them.
+ */
+#ifndef GT_AGENT_AGENT_H
+#define GT_AGENT_AGENT_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+
+struct gt_client;
+struct gt_agent;
+
+struct gt_agent_config {
+	struct gt_client *client;    /* borrowed; must outlive the agent */
+	const char *node_name;
+	const char *root_dir;        /* pods/, images/, runc/, cni/ live here */
+	const char *runtime;         /* "runc" (default) or "crun" */
+	const char *cni_bin_dir;     /* default /usr/lib/cni */
+	const char *bridge;          /* default "gantry0" */
+	const char *subnet;          /* default "10.88.0.0/16" */
+	const char *bind;            /* address of the agent's log server (default 127.0.0.1) */
+	int port;                    /* its port (0 = any) */
+	const char *token;           /* bearer token the API server presents to the agent */
+	int backoff_base_ms;         /* crash-loop back-off start (default 10000) */
+	int backoff_max_ms;          /* and cap (default 300000) */
+	const char *self_exe;        /* the gantry binary (for the shim) */
+};
+
+/* Starts the agent's threads.  *out is stopped with gt_agent_stop(). */
+int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, struct gt_err *err);
+/* Stops the agent's threads; running containers keep running. */
+void gt_agent_stop(struct gt_agent *a);
+
+/* Stops and removes everything an agent started under root_dir. */
+int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err);
+
+int gt_cmd_agent(int argc, char **argv);
+int gt_cmd_node(int argc, char **argv);
+
+#endif
