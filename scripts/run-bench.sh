@@ -16,6 +16,7 @@
 #   BENCH_LIST_N [10000]   pods created for the list and RSS measurements
 #   BENCH_WATCHERS [1000]  watchers of the fan-out measurement
 #   BENCH_NO_DOC [unset]   set to 1 to leave docs/benchmarks.md alone
+#   GANTRY_BIN [bin/gantry] the server binary; GANTRY_REV names its source
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +44,7 @@ GANTRY_BIN=${GANTRY_BIN:-bin/gantry}
 if ldd "$GANTRY_BIN" 2>/dev/null | grep -qE 'lib(asan|ubsan|tsan|lsan)'; then
   echo "run-bench: $GANTRY_BIN is a sanitizer build; linking a plain one at build/bench/gantry" >&2
   mkdir -p build/bench
-  MAKEFLAGS= MAKELEVEL= make -s SANITIZE= build/obj/main.o build/libgantry.a >&2 ||
+  MAKEFLAGS='' MAKELEVEL='' make -s SANITIZE='' build/obj/main.o build/libgantry.a >&2 ||
     die "cannot build the plain objects (make build/libgantry.a)"
   # shellcheck disable=SC2046
   cc -o build/bench/gantry build/obj/main.o build/libgantry.a \
@@ -70,10 +71,10 @@ fi
 tmp=$(mktemp -d "$base_dir/gantry-bench.XXXXXX")
 gantry_pid=; etcd_pid=
 stop_pid() {
-  local pid=$1 i
+  local pid=$1 _
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     echo "run-bench: pid $pid did not exit 10 s after SIGTERM; killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
@@ -120,12 +121,12 @@ etcd --name bench --data-dir "$tmp/etcd" \
 etcd_pid=$!
 
 kc=$tmp/gantry/admin.kubeconfig
-for i in $(seq 1 200); do [ -s "$kc" ] && break; alive "startup"; sleep 0.1; done
+for _ in $(seq 1 200); do [ -s "$kc" ] && break; alive "startup"; sleep 0.1; done
 [ -s "$kc" ] || die "gantry wrote no kubeconfig in 20 s"
 GANTRY_URL=$(awk '$1 == "server:" {print $2}' "$kc")
 TOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
 awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$tmp/gantry-ca.pem"
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
   curl -sf --cacert "$tmp/etcd-cert.pem" "$ETCD_URL/health" >/dev/null && break
   alive "startup"; sleep 0.1
 done
@@ -138,7 +139,8 @@ meta() { echo "META $*" >>"$results"; }
 bench() { # bench gantry|etcd CMD ARGS...: runs one measurement, keeps its RESULT lines
   local who=$1; shift
   local cmd=$1; shift
-  local tgt=("${G[@]}"); [ "$who" = etcd ] && tgt=("${E[@]}")
+  local tgt=("${G[@]}" --pid "$gantry_pid")
+  [ "$who" = etcd ] && tgt=("${E[@]}" --pid "$etcd_pid")
   local out rc=0
   out=$("$BENCH" "$cmd" "${tgt[@]}" "$@") || rc=$?
   echo "$out" | grep '^RESULT ' >>"$results" || true
@@ -155,6 +157,7 @@ for ns in bench-list bench-load bench-rate bench-watch; do
 done
 
 start=$(date +%s)
+meta "load_start $(cut -d' ' -f1 /proc/loadavg)"
 sleep 2
 meta "rss_idle gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
 echo "run-bench: idle RSS measured; filling $LIST_N pods" >&2
@@ -170,8 +173,8 @@ for who in gantry etcd; do bench "$who" list --ns bench-list --reps 7; done
 # part of the JSON list above.  etcdctl's process start is measured with an
 # empty get and subtracted.
 etcdctl_ms() { # median of 5 runs of `etcdctl get ARGS -w protobuf`, in ms
-  local i t0 t1 ts=()
-  for i in 1 2 3 4 5; do
+  local t0 t1 ts=()
+  for _ in 1 2 3 4 5; do
     t0=$(date +%s%N)
     ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --cacert="$tmp/etcd-cert.pem" get "$@" \
       -w protobuf >/dev/null
@@ -195,15 +198,22 @@ done
 
 # --- 2: open loop at 1,000 creates/s --------------------------------------------
 echo "run-bench: fixed rate 1000/s for $RATE_SECS s" >&2
+# The store's revision before it, to place the store's periodic compaction.
+rv=$(curl -sS --cacert "$tmp/gantry-ca.pem" -H "Authorization: Bearer $TOKEN" \
+  "$GANTRY_URL/api/v1/namespaces/bench-rate/pods?limit=1" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])' || echo 0)
+meta "rev_before_rate $rv"
 for who in gantry etcd; do
-  bench "$who" rate --rate 1000 --conns 8 --duration "$RATE_SECS" --ns bench-rate --prefix r
+  bench "$who" rate --rate 1000 --conns 8 --duration "$RATE_SECS" --ns bench-rate --prefix r \
+    --trace "build/bench/rate-$who.txt"
+  meta "trace_$who build/bench/rate-$who.txt"
 done
 
 # --- 4: one event to many watchers ----------------------------------------------
 echo "run-bench: fan-out to $WATCHERS watchers" >&2
+meta "rss_before_fanout gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
 for who in gantry etcd; do
-  pid=$gantry_pid; [ "$who" = etcd ] && pid=$etcd_pid
-  bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch --pid "$pid"
+  bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch
   sleep 2 # let the server notice the closed streams before the next one starts
 done
 meta "rss_end gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
@@ -215,7 +225,12 @@ if grep -qE ' (warn|error) ' "$tmp/gantry.log"; then
   grep -E ' (warn|error) ' "$tmp/gantry.log" | sort | uniq -c | sort -rn | head -10 >&2
 fi
 
+meta "load_end $(cut -d' ' -f1 /proc/loadavg)"
 meta "date $(date -u +%F)"
+# GANTRY_REV names the source of a GANTRY_BIN built elsewhere.
+rev=${GANTRY_REV:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
+  git -C "$top" diff --quiet HEAD -- src 2>/dev/null || echo +dirty)}
+meta "commit $rev"
 meta "nproc $(nproc)"
 meta "cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 meta "etcd $(etcd --version | awk '/etcd Version/ {print $3}')"
@@ -223,6 +238,8 @@ meta "gantry $("$GANTRY_BIN" version 2>/dev/null | head -1 || echo unknown)"
 meta "datadir $(df --output=fstype "$tmp" | tail -1)"
 meta "config secs=$SECS reps=$REPS rate_secs=$RATE_SECS list_n=$LIST_N watchers=$WATCHERS"
 
+# Keep the raw lines: `python3 bench/report.py build/bench/last-results.txt` reprints them.
+cp "$results" build/bench/last-results.txt
 doc=docs/benchmarks.md
 [ "${BENCH_NO_DOC:-}" = 1 ] && doc=
 python3 bench/report.py "$results" ${doc:+"$doc"}

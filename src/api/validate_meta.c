@@ -206,18 +206,20 @@ void gt_vld_is_config_key(const char *s, struct gt_vld_msgs *out)
 	chdir_prefix(s, out);
 }
 
+/*
+ * IsRelaxedEnvVarName: the rule since Kubernetes 1.32
+ * (RelaxedEnvironmentVariableValidation, on by default).
+ */
 void gt_vld_is_env_name(const char *s, struct gt_vld_msgs *out)
 {
-	static const char *const ex[] = { "my.env-name", "MY_ENV.NAME", "MyEnvName1", NULL };
-	bool ok = *s != '\0' && !(s[0] >= '0' && s[0] <= '9');
-
-	for (const char *p = s; *p; p++)
-		if (!is_alnum(*p) && *p != '-' && *p != '_' && *p != '.')
-			ok = false;
-	if (!ok)
-		regex_error(out, "", "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
-			    "[-._a-zA-Z][-._a-zA-Z0-9]*", ex);
-	chdir_prefix(s, out);
+	if (!*s)
+		msg_add(out, "environment variable name must be non-empty");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == '=') {
+			msg_add(out, "a valid environment variable name must consist only of printable ASCII characters other than '='");
+			break;
+		}
+	}
 }
 
 void gt_vld_is_port_name(const char *s, struct gt_vld_msgs *out)

@@ -284,7 +284,12 @@ int gt_api_create(struct gt_api *api, const struct gt_resource *r, const char *n
 	now_rfc3339(now);
 	json_object_set_new(meta, "uid", json_string(uid));
 	json_object_set_new(meta, "creationTimestamp", json_string(now));
-	json_object_set_new(meta, "generation", json_integer(1));
+	/* Kinds with a spec (and custom resources) track generation; plain
+	 * data kinds such as ConfigMap do not, as in Kubernetes. */
+	if (r->has_spec || r->custom)
+		json_object_set_new(meta, "generation", json_integer(1));
+	else
+		json_object_del(meta, "generation");
 	json_object_del(meta, "resourceVersion");
 	json_object_del(meta, "deletionTimestamp");
 	json_object_del(meta, "deletionGracePeriodSeconds");
@@ -393,7 +398,7 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 	int rc;
 
 	/* Generation follows spec changes. */
-	if (spec_changed(r, cur->obj, res)) {
+	if ((r->has_spec || r->custom) && spec_changed(r, cur->obj, res)) {
 		int64_t g = 0;
 
 		gt_json_int(cur->obj, "metadata.generation", &g);

@@ -14,6 +14,7 @@ Fixtures:
   new_server factory for dedicated servers (extra flags, restarts, kill -9)
 """
 import base64
+import ctypes
 import hashlib
 import http.client
 import json
@@ -59,6 +60,22 @@ def _defaults():
 
 _defaults()
 KUBECTL = {"1.20": os.environ["KUBECTL_120"], "1.33": os.environ["KUBECTL_133"]}
+
+
+def _die_with_parent():
+    """In the child: get SIGKILL if pytest itself dies (no stray servers)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def pytest_configure(config):
+    # `timeout` and CI runners stop pytest with SIGTERM: turn it into an
+    # interrupt so fixture teardown still stops the servers and removes dirs.
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def strip_ansi(s):
@@ -115,7 +132,8 @@ class Server:
         self.proc = subprocess.Popen(
             [self.bin, "server", "--data-dir", self.data_dir, "--port", "0", "--bind", "127.0.0.1"]
             + self.extra_args,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            preexec_fn=_die_with_parent)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -205,7 +205,11 @@ def test_type_mismatch_raw(server, ns):
 def test_yaml_boolean_via_kubectl(server, ns, v):
     p = server.kubectl(v, "apply", "-f", server.render("bool-cm.yaml", NS=ns), check=False)
     assert p.returncode == 1, p.stdout
-    assert "Error from server (BadRequest)" in p.stderr or "error" in p.stderr.lower(), p.stderr
+    # a real API server: 'Error from server (BadRequest): error when creating "...":
+    # ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot
+    # unmarshal bool into Go struct field ConfigMap.data of type string'
+    assert "Error from server (BadRequest)" in p.stderr, p.stderr
+    assert "data" in p.stderr, "the message should name the offending field: " + p.stderr
     assert server.request("GET", "/api/v1/namespaces/%s/configmaps/boolcm" % ns).status == 404
     _alive(server)
 

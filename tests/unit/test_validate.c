@@ -350,13 +350,14 @@ TEST(restart_policy_env_probes)
 	struct gt_err e;
 
 	CHECK_INT(create_s(&R_POD, POD("{\"restartPolicy\":\"Sometimes\",\"dnsPolicy\":\"Weird\",\"containers\":[{\"name\":\"c\",\"image\":\"x\","
-				       "\"env\":[{\"name\":\"1BAD\"},{\"value\":\"x\"},{\"name\":\"A\",\"valueFrom\":{}}],"
+				       "\"env\":[{\"name\":\"A=B\"},{\"value\":\"x\"},{\"name\":\"A\",\"valueFrom\":{}}],"
 				       "\"livenessProbe\":{\"periodSeconds\":-1},\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]},\"tcpSocket\":{\"port\":80}}}]}"),
 			    &e), -EBADMSG);
 	CHECK_CAUSE(&e, "spec.restartPolicy", "FieldValueNotSupported",
 		    "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"");
 	CHECK(cause(&e, "spec.dnsPolicy") != NULL);
-	CHECK(cause_starts(&e, "spec.containers[0].env[0].name", "Invalid value: \"1BAD\": a valid environment variable name must consist of"));
+	CHECK_CAUSE(&e, "spec.containers[0].env[0].name", "FieldValueInvalid",
+		    "Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='");
 	CHECK_CAUSE(&e, "spec.containers[0].env[1].name", "FieldValueRequired", "Required value");
 	CHECK_CAUSE(&e, "spec.containers[0].env[2].valueFrom", "FieldValueInvalid",
 		    "Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`");
