@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "agent/agent.h"
+#include "apiserver/ops.h"
 #include "codec/json.h"
 
 struct gt_http_server;
@@ -60,7 +61,7 @@ struct pod {
 
 struct gt_agent {
 	struct gt_agent_config cfg;
-	char *root, *node, *runtime, *cni_bin, *bridge, *subnet, *token, *self_exe;
+	char *root, *node, *runtime, *cni_bin, *bridge, *subnet, *token, *self_exe, *bind;
 	char host_ip[64];
 	struct gt_client *client;
 	struct gt_image_store *images;

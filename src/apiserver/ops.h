@@ -37,6 +37,9 @@ struct gt_delete_opts {
 	enum gt_propagation prop;
 };
 
+/* Node annotation with the host:port of the node agent's endpoint. */
+#define GT_AGENT_ENDPOINT_ANNOTATION "gantry.dev/agent-endpoint"
+
 #define GT_FINALIZER_CRD_CLEANUP "customresourcecleanup.apiextensions.k8s.io"
 
 /* Storage key of an object. */

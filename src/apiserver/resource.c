@@ -728,6 +728,8 @@ static bool sub_allowed(const struct route *rt)
 		return rt->res->subresources & GT_SUB_SCALE;
 	if (!strcmp(s, "binding"))
 		return rt->res->subresources & GT_SUB_BINDING;
+	if (!strcmp(s, "log"))
+		return rt->res->subresources & GT_SUB_LOG;
 	return false;
 }
 
@@ -752,6 +754,10 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 				gt_handle_watch(api, req, rt);
 			else
 				handle_list(api, req, rt);
+			return;
+		}
+		if (!strcmp(rt->sub, "log")) {
+			gt_handle_pod_log(api, req, rt);
 			return;
 		}
 		{
