@@ -17,10 +17,13 @@ CFLAGS += -std=gnu17 $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -Ibuild/gen $(PKG_CFLAGS
 LDLIBS += $(PKG_LIBS) -pthread -lm
 
 BUILD := build
+GANTRY := bin/gantry
 ifdef SANITIZE
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD := build/san
+# A sanitizer build never replaces bin/gantry (benchmarks use that one).
+GANTRY := build/san/gantry
 endif
 
 LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -31,7 +34,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test unit e2e bench fuzz clean deps demo lint run
-all: bin/gantry
+all: $(GANTRY)
 
 deps:
 	@scripts/deps.sh
@@ -44,8 +47,8 @@ $(BUILD)/libgantry.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/gantry: $(BUILD)/obj/main.o $(BUILD)/libgantry.a
-	@mkdir -p bin
+$(GANTRY): $(BUILD)/obj/main.o $(BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgantry.a tests/unit/t.h
@@ -55,11 +58,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgantry.a tests/unit/t.h
 unit: $(UNIT_BIN)
 	@scripts/run-tests.sh unit $(UNIT_BIN)
 
-e2e: bin/gantry
-	@scripts/run-tests.sh e2e
+e2e: $(GANTRY)
+	@GANTRY_BIN=$(abspath $(GANTRY)) scripts/run-tests.sh e2e
 
-test: deps bin/gantry $(UNIT_BIN)
-	@scripts/run-tests.sh all $(UNIT_BIN)
+test: deps $(GANTRY) $(UNIT_BIN)
+	@GANTRY_BIN=$(abspath $(GANTRY)) BUILD_DIR=$(BUILD) scripts/run-tests.sh all $(UNIT_BIN)
 
 bench: deps bin/gantry
 	@scripts/run-bench.sh
@@ -72,7 +75,7 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -pthread -lm
 
 # The same harnesses with a replay main(), run over their corpora by make test.
-build/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libgantry.a
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libgantry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libgantry.a $(LDLIBS)
 

@@ -28,7 +28,7 @@ run_unit() {
 
 run_e2e() {
   local out line p f
-  export GANTRY_BIN="$top/bin/gantry"
+  export GANTRY_BIN="${GANTRY_BIN:-$top/bin/gantry}"
   export KUBECTL_120=$("$top/scripts/kubectl120.sh")
   export KUBECTL_133=${KUBECTL_133:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
   out=$(cd "$top" && timeout 1500 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1); rc=$?
@@ -48,9 +48,8 @@ run_fuzz_corpora() {
   for h in "$top"/tests/fuzz/fuzz_*.c; do
     [ -e "$h" ] || continue
     name=$(basename "$h" .c); name=${name#fuzz_}
-    bin="$top/build/fuzz-replay/$name"
-    mkdir -p "$top/build/fuzz-replay"
-    if ! make -s -C "$top" "build/fuzz-replay/$name" >/dev/null 2>&1; then
+    bin="$top/${BUILD_DIR:-build}/fuzz-replay/$name"
+    if ! make -s -C "$top" "${BUILD_DIR:-build}/fuzz-replay/$name" >/dev/null 2>&1; then
       echo "FAIL: fuzz replay $name does not build"; failed=$((failed + 1)); failures+=("fuzz-$name"); continue
     fi
     if "$bin" "$top/tests/fuzz/corpus/$name"/* >/dev/null 2>&1; then

@@ -63,7 +63,7 @@ struct gt_store {
 	pthread_cond_t wcond;
 	_Atomic bool closing;
 
-	uint64_t nwrites, nbatches, writes_since_compact;
+	uint64_t nwrites, nbatches;
 };
 
 struct gt_watch {
@@ -364,28 +364,34 @@ static void process_batch(struct gt_store *s, struct wreq *batch)
 	}
 	s->nwrites += nw;
 	s->nbatches++;
-	s->writes_since_compact += nw;
 	pthread_cond_broadcast(&s->donecond);
 	pthread_mutex_unlock(&s->qlock);
 	free(st);
 	free(w);
 }
 
+/*
+ * Keeps the backend's history about as long as the ring.  Compaction runs
+ * on the writer thread between batches, a bounded slice at a time, so no
+ * batch waits behind one long DELETE.
+ */
+#define COMPACT_SLICE 256
+
 static void maybe_compact(struct gt_store *s)
 {
-	int64_t rev = atomic_load(&s->rev), target = rev - (int64_t)s->cap;
+	int64_t rev = atomic_load(&s->rev), target = rev - (int64_t)s->cap, next;
 	struct gt_err err;
 
-	if (s->writes_since_compact < s->cap / 2 || target <= s->compacted)
+	if (target - s->compacted < COMPACT_SLICE)
 		return;
-	s->writes_since_compact = 0;
+	next = s->compacted + COMPACT_SLICE;
 	gt_err_clear(&err);
-	if (s->be->ops->compact(s->be, target, &err) < 0) {
+	if (s->be->ops->compact(s->be, next, &err) < 0) {
 		gt_warn("store: compaction failed: %s", err.msg);
 		return;
 	}
 	pthread_rwlock_wrlock(&s->lock);
-	s->compacted = target;
+	s->compacted = next;
 	pthread_rwlock_unlock(&s->lock);
 }
 
