@@ -5,7 +5,7 @@
  * containers (names, images, ports, env, mounts, probes, resources), the
  * restart and DNS policies, tolerations, and the Pod update rule (only
  * images, activeDeadlineSeconds, added tolerations and a negative grace
- * period may change).
+ * period may change; and nodeName once, for binding).
  */
 #include <stdio.h>
 #include <string.h>
@@ -696,6 +696,13 @@ void gt_vld_pod_update(struct gt_vld *v, const json_t *obj, const json_t *old)
 	munge_images(munged, ospec, "containers");
 	munge_images(munged, ospec, "initContainers");
 	copy_member(munged, ospec, "activeDeadlineSeconds");
+	/*
+	 * Binding (pods/NAME/binding) sets nodeName once.  Kubernetes binds
+	 * outside the update path; Gantry's binding goes through it, so an
+	 * unscheduled pod may gain a nodeName here.
+	 */
+	if (!gt_vld_has_str(ospec, "nodeName"))
+		copy_member(munged, ospec, "nodeName");
 	if (tolerations_added_only(gt_vld_get(nspec, "tolerations"), gt_vld_get(ospec, "tolerations")))
 		copy_member(munged, ospec, "tolerations");
 	if (gt_vld_int(ospec, "terminationGracePeriodSeconds", &og) && og < 0 &&

@@ -231,6 +231,8 @@ static int admit(const struct gt_resource *r, json_t *obj, const json_t *old,
 		 struct gt_err *err)
 {
 	gt_defaults_apply(r, obj);
+	if (old)
+		gt_defaults_update(r, obj, old);
 	return gt_validate(r, obj, old, err);
 }
 

@@ -462,6 +462,13 @@ TEST(pod_update)
 		  "`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
 		  "(allow it to be set to 1 if it was previously negative)");
 	CHECK_INT(update_s(&R_POD, POD("{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}"), old, &e), -EBADMSG);
+	/* binding: nodeName may be set once, not changed */
+	CHECK_INT(update_s(&R_POD, POD("{\"nodeName\":\"node1\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}],"
+				       "\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}]}"), old, &e), 0);
+	CHECK_INT(update_s(&R_POD, POD("{\"nodeName\":\"node2\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}],"
+				       "\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}]}"),
+			   POD("{\"nodeName\":\"node1\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}],"
+			       "\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}]}"), &e), -EBADMSG);
 	/* labels may change */
 	CHECK_INT(update_s(&R_POD, "{\"metadata\":{\"name\":\"p1\",\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}],"
 			   "\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}]}}", old, &e), 0);
