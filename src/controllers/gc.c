@@ -313,27 +313,58 @@ struct gt_controllers {
 	_Atomic bool stop;
 };
 
+/* Whether an event can give the collector or a finalizer something to do. */
+static bool relevant(const struct gt_event *ev)
+{
+	if (ev->type == GT_EVENT_DELETED)
+		return true;
+	return gt_json_path(ev->obj->obj, "metadata.ownerReferences") ||
+	       gt_json_path(ev->obj->obj, "metadata.deletionTimestamp");
+}
+
 static void *gc_main(void *arg)
 {
 	struct gt_controllers *c = arg;
-	int64_t seen = -1;
+	struct gt_store *st = gt_api_store(c->api);
+	struct gt_watch *w = NULL;
+	int64_t last_pass = 0;
+	bool dirty = true;
 
+	/* Passes run when an event could matter (a deletion, an object with
+	 * owners or being deleted), and every 10 s as a safety net; plain
+	 * creates of ownerless objects cost nothing here. */
 	while (!atomic_load(&c->stop)) {
-		int64_t rev = gt_store_rev(gt_api_store(c->api));
+		struct gt_event ev;
+		int r;
 
-		if (rev != seen) {
-			seen = rev;
-			/* Passes that wrote something change the revision again,
-			 * so dependent chains (Deployment → ReplicaSet → Pod) unwind
-			 * over consecutive passes. */
+		if (!w && gt_store_watch(st, "", gt_store_rev(st), &w, NULL) < 0) {
+			w = NULL;
+			dirty = true;
+		}
+		r = w ? gt_watch_next(w, &ev, 200) : -ETIMEDOUT;
+		if (r == 0) {
+			if (relevant(&ev))
+				dirty = true;
+			gt_event_release(&ev);
+			continue;
+		}
+		if (r == -ENODATA || r == -ECANCELED) {
+			gt_watch_close(w);
+			w = NULL;
+			dirty = true;
+			if (r == -ECANCELED)
+				break;
+		}
+		if (dirty || gt_now_ms() - last_pass > 10000) {
+			dirty = false;
+			last_pass = gt_now_ms();
+			/* Passes that wrote something produce events that mark the
+			 * next pass, so chains (Deployment → ReplicaSet → Pod)
+			 * unwind over consecutive passes. */
 			gt_gc_pass(c->api);
 		}
-		for (int i = 0; i < 4 && !atomic_load(&c->stop); i++) {
-			struct timespec ts = { 0, 50 * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
 	}
+	gt_watch_close(w);
 	return NULL;
 }
 
