@@ -374,9 +374,11 @@ def new_server(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("gantry"))
     keep = os.environ.get("GANTRY_E2E_KEEP") == "1"
 
-    def make(*extra, start=True):
+    def make(*extra, start=True, agent=False):
+        """agent=True runs the embedded node agent (real runc and CNI);
+        API-only tests leave it off so they stay independent of the host."""
         d = os.path.join(base, "srv%d" % len(servers))
-        srv = Server(d, extra)
+        srv = Server(d, extra if agent else ("--no-agent",) + tuple(extra))
         servers.append(srv)
         return srv.start() if start else srv
 
