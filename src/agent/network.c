@@ -1,0 +1,985 @@
+/*
+ * network.c - pod network namespaces and the CNI plugin chain (loopback,
+ * bridge + host-local, portmap), with results cached for DEL, and the
+ * pod's /etc/hosts and /etc/resolv.conf (gt_net_write_etc, at the end of
+ * this file).  See network.h for the contracts.
+ */
+#include "agent/network.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define PLUGIN_TIMEOUT_MS 30000
+#define CNI_VERSION "1.0.0"
+#define NET_NAME "gantry"
+
+extern char **environ;
+
+/* ---- network namespaces ---- */
+
+static bool is_netns(const char *path, ino_t *ino)
+{
+	struct statfs sf;
+	struct stat st;
+
+	if (statfs(path, &sf) < 0 || sf.f_type != NSFS_MAGIC || stat(path, &st) < 0)
+		return false;
+	if (ino)
+		*ino = st.st_ino;
+	return true;
+}
+
+struct ns_job {
+	const char *path;
+	int rc;
+};
+
+/* Runs in its own thread: unsharing changes only this thread's namespace,
+ * which outlives the thread through the bind mount. */
+static void *ns_thread(void *arg)
+{
+	struct ns_job *j = arg;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		j->rc = -errno;
+	else if (mount("/proc/thread-self/ns/net", j->path, "none", MS_BIND, NULL) < 0)
+		j->rc = -errno;
+	return NULL;
+}
+
+int gt_netns_create(const char *path, struct gt_err *err)
+{
+	struct ns_job j = { path, 0 };
+	pthread_t th;
+	int fd, rc;
+
+	if (is_netns(path, NULL))
+		return 0;
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return gt_err_set(err, -errno, "netns %s: create: %s", path, strerror(errno));
+	close(fd);
+	rc = pthread_create(&th, NULL, ns_thread, &j);
+	if (rc)
+		return gt_err_set(err, -rc, "netns %s: thread: %s", path, strerror(rc));
+	pthread_join(th, NULL);
+	if (j.rc < 0) {
+		unlink(path);
+		return gt_err_set(err, j.rc, "netns %s: %s", path, strerror(-j.rc));
+	}
+	return 0;
+}
+
+int gt_netns_destroy(const char *path, struct gt_err *err)
+{
+	/* Loop in case the namespace was mounted more than once. */
+	for (int i = 0; i < 8 && is_netns(path, NULL); i++)
+		if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL)
+			return gt_err_set(err, -errno, "netns %s: umount: %s", path, strerror(errno));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return gt_err_set(err, -errno, "netns %s: unlink: %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- child processes ---- */
+
+/*
+ * Runs path (searched in PATH when search) with argv/envp, feeding it `in`
+ * on stdin (a socket, so an early exit cannot SIGPIPE us) and collecting
+ * stdout and stderr.  Returns 0 with *status from waitpid, -ETIMEDOUT after
+ * killing a child that overran timeout_ms, or another negative errno.
+ */
+static int run_child(const char *path, char *const argv[], char *const envp[], bool search,
+		     const char *in, size_t inlen, int timeout_ms, struct gt_buf *out,
+		     struct gt_buf *errout, int *status)
+{
+	int insk[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rc = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	static const int dflsigs[] = { SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+				       SIGUSR1, SIGUSR2, SIGALRM };
+	pid_t pid;
+	int64_t deadline = gt_now_ms() + timeout_ms;
+	size_t off = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, insk) < 0)
+		return -errno;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out_fds;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, insk[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	for (size_t i = 0; i < GT_ARRAY_SIZE(dflsigs); i++)
+		sigaddset(&dfl, dflsigs[i]);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = search ? posix_spawnp(&pid, path, &fa, &at, argv, envp)
+		    : posix_spawn(&pid, path, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(insk[1]);
+	close(outp[1]);
+	close(errp[1]);
+	insk[1] = outp[1] = errp[1] = -1;
+	if (rc) {
+		rc = -rc;
+		goto out_fds;
+	}
+	fcntl(insk[0], F_SETFL, O_NONBLOCK);
+	if (inlen == 0)
+		shutdown(insk[0], SHUT_WR);
+	while (outp[0] >= 0 || errp[0] >= 0) {
+		struct pollfd pf[3];
+		int n = 0, left = (int)(deadline - gt_now_ms());
+		char chunk[4096];
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (off < inlen)
+			pf[n++] = (struct pollfd){ .fd = insk[0], .events = POLLOUT };
+		if (outp[0] >= 0)
+			pf[n++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
+		if (errp[0] >= 0)
+			pf[n++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
+		if (poll(pf, (nfds_t)n, left) < 0 && errno != EINTR) {
+			kill(pid, SIGKILL);
+			rc = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (pf[i].fd == insk[0]) {
+				ssize_t w = send(insk[0], in + off, inlen - off, MSG_NOSIGNAL);
+
+				if (w > 0)
+					off += (size_t)w;
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == inlen) {
+					off = inlen;
+					shutdown(insk[0], SHUT_WR);
+				}
+				continue;
+			}
+			ssize_t r = read(pf[i].fd, chunk, sizeof(chunk));
+
+			if (r > 0) {
+				gt_buf_add(pf[i].fd == outp[0] ? out : errout, chunk, (size_t)r);
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				if (pf[i].fd == outp[0]) {
+					close(outp[0]);
+					outp[0] = -1;
+				} else {
+					close(errp[0]);
+					errp[0] = -1;
+				}
+			}
+		}
+	}
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR) {
+			if (!rc)
+				rc = -errno;
+			break;
+		}
+	}
+out_fds:
+	for (int i = 0; i < 2; i++) {
+		if (insk[i] >= 0)
+			close(insk[i]);
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	return rc;
+}
+
+/* ---- CNI plugins ---- */
+
+static bool valid_id(const char *id)
+{
+	if (!id || !*id || strlen(id) > 200 || !((*id >= 'a' && *id <= 'z') ||
+	    (*id >= 'A' && *id <= 'Z') || (*id >= '0' && *id <= '9')))
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* Trims trailing whitespace of a plugin's stderr in place. */
+static const char *trimmed(struct gt_buf *b)
+{
+	while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == ' '))
+		b->data[--b->len] = '\0';
+	return b->data;
+}
+
+/*
+ * Runs plugin `type` (the conf's "type") for cmd ("ADD"/"DEL") on the pod.
+ * *result (ADD only, may be NULL) gets the parsed stdout (new reference).
+ */
+static int cni_exec(const struct gt_net_config *c, const char *cmd, const char *id,
+		    const char *netns, const char *ifname, const json_t *conf, json_t **result,
+		    struct gt_err *err)
+{
+	const char *type = gt_json_str(conf, "type");
+	const char *path_env = getenv("PATH");
+	struct gt_buf out = GT_BUF_INIT, eout = GT_BUF_INIT;
+	GT_AUTOFREE char *bin = xasprintf("%s/%s", c->cni_bin_dir, type);
+	GT_AUTOFREE char *e_cmd = xasprintf("CNI_COMMAND=%s", cmd);
+	GT_AUTOFREE char *e_id = xasprintf("CNI_CONTAINERID=%s", id);
+	GT_AUTOFREE char *e_ns = xasprintf("CNI_NETNS=%s", netns ? netns : "");
+	GT_AUTOFREE char *e_if = xasprintf("CNI_IFNAME=%s", ifname);
+	GT_AUTOFREE char *e_path = xasprintf("CNI_PATH=%s", c->cni_bin_dir);
+	GT_AUTOFREE char *e_sys = xasprintf("PATH=%s", path_env && *path_env ? path_env
+					    : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	GT_AUTOFREE char *in = NULL;
+	char *envp[] = { e_cmd, e_id, e_ns, e_if, e_path, e_sys, NULL };
+	char *argv[] = { bin, NULL };
+	size_t inlen;
+	int status = 0, rc;
+
+	if (result)
+		*result = NULL;
+	if (access(bin, X_OK) < 0)
+		return gt_err_set(err, -ENOENT, "CNI plugin %s not found in %s", type, c->cni_bin_dir);
+	in = gt_json_dump(conf, &inlen);
+	rc = run_child(bin, argv, envp, false, in, inlen, PLUGIN_TIMEOUT_MS, &out, &eout, &status);
+	if (rc < 0) {
+		gt_err_set(err, rc, "CNI plugin %s %s: %s", type, cmd,
+			   rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+		goto done;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		json_t *e = NULL;
+
+		/* CNI error object: {"code":N,"msg":"...","details":"..."} */
+		if (out.len && gt_json_parse(out.data, out.len, &e, NULL) == 0 &&
+		    gt_json_str(e, "msg")) {
+			const char *d = gt_json_str(e, "details");
+			int64_t code = 0;
+
+			gt_json_int(e, "code", &code);
+			gt_err_set(err, -EIO, "CNI plugin %s %s failed (code %lld): %s%s%s", type,
+				   cmd, (long long)code, gt_json_str(e, "msg"),
+				   d && *d ? ": " : "", d && *d ? d : "");
+		} else {
+			gt_err_set(err, -EIO, "CNI plugin %s %s failed (status %d): %s", type, cmd,
+				   status, eout.len ? trimmed(&eout) : trimmed(&out));
+		}
+		json_decref(e);
+		rc = -EIO;
+		goto done;
+	}
+	if (result && out.len) {
+		rc = gt_json_parse(out.data, out.len, result, err);
+		if (rc < 0)
+			gt_err_prefix(err, rc, "CNI plugin %s %s: bad result", type, cmd);
+	}
+done:
+	gt_buf_release(&out);
+	gt_buf_release(&eout);
+	return rc;
+}
+
+static json_t *loopback_conf(void)
+{
+	return json_pack("{s:s, s:s, s:s}", "cniVersion", CNI_VERSION, "name", NET_NAME "-lo",
+			 "type", "loopback");
+}
+
+static json_t *bridge_conf(const struct gt_net_config *c)
+{
+	GT_AUTOFREE char *dir = xasprintf("%s/ipam", c->state_dir);
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}",
+			 "cniVersion", CNI_VERSION, "name", NET_NAME, "type", "bridge",
+			 "bridge", c->bridge, "isGateway", 1, "ipMasq", 1, "hairpinMode", 1,
+			 "ipam", "type", "host-local", "ranges", "subnet", c->subnet,
+			 "routes", "dst", "0.0.0.0/0", "dataDir", dir);
+}
+
+static json_t *portmap_conf(const json_t *mappings)
+{
+	return json_pack("{s:s, s:s, s:s, s:{s:b}, s:{s:O}}", "cniVersion", CNI_VERSION,
+			 "name", NET_NAME, "type", "portmap", "capabilities", "portMappings", 1,
+			 "runtimeConfig", "portMappings", mappings);
+}
+
+static bool has_space(const char *s)
+{
+	return strpbrk(s, " \t\r\n#") != NULL;
+}
+
+/* Kubernetes ports → CNI portMappings (only entries with a hostPort). */
+static int port_mappings(const json_t *ports, json_t **out, struct gt_err *err)
+{
+	json_t *m = json_array(), *p;
+	size_t i;
+
+	*out = m;
+	if (!ports)
+		return 0;
+	if (!json_is_array(ports))
+		return gt_err_set(err, -EINVAL, "host ports: not an array");
+	json_array_foreach(ports, i, p) {
+		int64_t hp = 0, cp = 0;
+		const char *proto = gt_json_str(p, "protocol"), *hip = gt_json_str(p, "hostIP");
+		char lp[8] = "tcp";
+
+		if (gt_json_int(p, "hostPort", &hp) < 0 || hp == 0)
+			continue;
+		if (hp < 1 || hp > 65535 || gt_json_int(p, "containerPort", &cp) < 0 || cp < 1 ||
+		    cp > 65535)
+			return gt_err_set(err, -EINVAL, "host ports[%zu]: invalid port", i);
+		if (proto) {
+			size_t n = strlen(proto);
+
+			if (n >= sizeof(lp) || (strcasecmp(proto, "TCP") && strcasecmp(proto, "UDP") &&
+			    strcasecmp(proto, "SCTP")))
+				return gt_err_set(err, -EINVAL, "host ports[%zu].protocol: unsupported value \"%s\"",
+						  i, proto);
+			for (size_t k = 0; k <= n; k++)
+				lp[k] = (char)((proto[k] >= 'A' && proto[k] <= 'Z') ? proto[k] + 32 : proto[k]);
+		}
+		/* the wildcard means "every address", which portmap spells "" */
+		if (hip && (!strcmp(hip, "0.0.0.0") || !strcmp(hip, "::")))
+			hip = "";
+		if (hip && has_space(hip))
+			return gt_err_set(err, -EINVAL, "host ports[%zu].hostIP: invalid value", i);
+		json_array_append_new(m, json_pack("{s:I, s:I, s:s, s:s}", "hostPort", (json_int_t)hp,
+						   "containerPort", (json_int_t)cp, "protocol", lp,
+						   "hostIP", hip ? hip : ""));
+	}
+	return 0;
+}
+
+static char *cache_path(const struct gt_net_config *c, const char *id)
+{
+	return xasprintf("%s/results/%s.json", c->state_dir, id);
+}
+
+static json_t *cache_read(const struct gt_net_config *c, const char *id)
+{
+	GT_AUTOFREE char *path = cache_path(c, id);
+	GT_AUTOFREE char *data = NULL;
+	json_t *v = NULL;
+	size_t len;
+
+	if (gt_read_file(path, &data, &len) < 0 || gt_json_parse(data, len, &v, NULL) < 0)
+		return NULL;
+	return v;
+}
+
+static int cache_write(const struct gt_net_config *c, const char *id, const json_t *v,
+		       struct gt_err *err)
+{
+	GT_AUTOFREE char *dir = xasprintf("%s/results", c->state_dir);
+	GT_AUTOFREE char *path = cache_path(c, id);
+	GT_AUTOFREE char *data = NULL;
+	size_t len;
+	int rc = gt_mkdir_p(dir, 0700);
+
+	if (rc == 0) {
+		data = gt_json_dump(v, &len);
+		rc = gt_write_file_atomic(path, data, len, 0600);
+	}
+	if (rc < 0)
+		return gt_err_set(err, rc, "CNI result cache %s: %s", path, strerror(-rc));
+	return 0;
+}
+
+/* The first IPv4 address of a CNI result, without its prefix length. */
+static int result_ip(const json_t *res, char ip[64])
+{
+	json_t *ips = json_object_get(res, "ips"), *e;
+	size_t i;
+
+	json_array_foreach(ips, i, e) {
+		const char *a = gt_json_str(e, "address");
+		size_t n;
+
+		if (!a || strchr(a, ':'))
+			continue;
+		n = strcspn(a, "/");
+		if (n == 0 || n >= 64)
+			continue;
+		memcpy(ip, a, n);
+		ip[n] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * A bridge whose ports all went away takes the MAC 00:00:00:00:00:00, and
+ * the bridge plugin (1.1) then fails every ADD with "could not set bridge's
+ * mac: invalid argument" (it re-applies the MAC it read).  That happens
+ * when the bridge's very first ADD failed before the plugin pinned its MAC.
+ * Give such a bridge a random locally administered MAC first.
+ */
+static void fix_bridge_mac(const char *bridge)
+{
+	GT_AUTOFREE char *path = xasprintf("/sys/class/net/%s/address", bridge);
+	GT_AUTOFREE char *mac = NULL;
+	struct ifreq ifr;
+	size_t len;
+	int fd;
+
+	if (strlen(bridge) >= IFNAMSIZ || gt_read_file(path, &mac, &len) < 0 ||
+	    strncmp(mac, "00:00:00:00:00:00", 17))
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, bridge, strlen(bridge));
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	gt_random_bytes(ifr.ifr_hwaddr.sa_data, 6);
+	ifr.ifr_hwaddr.sa_data[0] = (char)((ifr.ifr_hwaddr.sa_data[0] & 0xfe) | 0x02);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0)
+			gt_debug("network: %s: set MAC: %s", bridge, strerror(errno));
+		close(fd);
+	}
+}
+
+/* ---- ipMasq rules left behind by a DEL that could not enter the netns ---- */
+
+/* Splits one `iptables -S` line into words, honouring "..." with \-escapes. */
+static int split_words(const char *s, char **w, int max)
+{
+	int n = 0;
+
+	while (*s && n < max) {
+		struct gt_buf b = GT_BUF_INIT;
+
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		gt_buf_init(&b);
+		if (*s == '"') {
+			for (s++; *s && *s != '"'; s++) {
+				if (*s == '\\' && s[1])
+					s++;
+				gt_buf_addc(&b, *s);
+			}
+			if (*s)
+				s++;
+		} else {
+			while (*s && *s != ' ')
+				gt_buf_addc(&b, *s++);
+		}
+		w[n++] = gt_buf_detach(&b, NULL);
+	}
+	return n;
+}
+
+static int iptables(char **args, int nargs, struct gt_buf *out)
+{
+	char *argv[48];
+	struct gt_buf eout = GT_BUF_INIT;
+	int status = 0, rc, n = 0;
+
+	argv[n++] = (char *)"iptables";
+	argv[n++] = (char *)"-w";
+	argv[n++] = (char *)"-t";
+	argv[n++] = (char *)"nat";
+	for (int i = 0; i < nargs && n < 47; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	rc = run_child("iptables", argv, environ, true, NULL, 0, PLUGIN_TIMEOUT_MS, out, &eout,
+		       &status);
+	gt_buf_release(&eout);
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		rc = -EIO;
+	return rc;
+}
+
+static void masq_cleanup(const char *id)
+{
+	struct gt_buf out = GT_BUF_INIT;
+	GT_AUTOFREE char *needle = xasprintf("name: \\\"%s\\\" id: \\\"%s\\\"", NET_NAME, id);
+	char *list[] = { (char *)"-S", (char *)"POSTROUTING" };
+
+	if (iptables(list, 2, &out) < 0) {
+		gt_buf_release(&out);
+		return;
+	}
+	for (char *line = out.data, *nl; line && *line; line = nl) {
+		char *w[40];
+		int n;
+		const char *chain = NULL;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (strncmp(line, "-A POSTROUTING ", 15) || !strstr(line, needle))
+			continue;
+		n = split_words(line, w, 40);
+		w[0][1] = 'D';
+		for (int i = 2; i + 1 < n; i++)
+			if (!strcmp(w[i], "-j"))
+				chain = w[i + 1];
+		if (iptables(w, n, NULL) == 0 && chain && !strncmp(chain, "CNI-", 4)) {
+			char *fl[] = { (char *)"-F", (char *)chain }, *xl[] = { (char *)"-X", (char *)chain };
+
+			iptables(fl, 2, NULL);
+			iptables(xl, 2, NULL);
+			gt_debug("network: removed leftover masquerade chain %s of %s", chain, id);
+		}
+		for (int i = 0; i < n; i++)
+			free(w[i]);
+	}
+	gt_buf_release(&out);
+}
+
+/* ---- setup / teardown ---- */
+
+int gt_net_teardown(const struct gt_net_config *c, const char *pod_id, const char *netns_path,
+		    struct gt_err *err)
+{
+	GT_AUTOJSON json_t *cache = NULL, *lo = NULL, *br = NULL, *pm = NULL;
+	GT_AUTOFREE char *path = NULL;
+	struct gt_err e2;
+	json_t *prev, *maps;
+	const char *ns;
+	int64_t cino;
+	ino_t ino;
+	int rc = 0, r;
+
+	if (!valid_id(pod_id))
+		return gt_err_set(err, -EINVAL, "pod id \"%s\": invalid CNI container id", pod_id ? pod_id : "");
+	cache = cache_read(c, pod_id);
+	ns = netns_path ? netns_path : gt_json_str(cache, "netns");
+	/* A different namespace at the cached path (a new sandbox) is not the
+	 * one the plugins configured: treat the old one as gone. */
+	if (ns && (!is_netns(ns, &ino) ||
+		   (gt_json_int(cache, "netnsIno", &cino) == 0 && (ino_t)cino != ino)))
+		ns = NULL;
+	prev = json_object_get(cache, "result");
+	maps = json_object_get(cache, "portMappings");
+
+	gt_err_clear(&e2);
+	/* portmap's DEL removes the pod's chains by container id but does
+	 * nothing without mappings: give it a placeholder when none are
+	 * cached, so that rules of a pod whose cache was lost still go. */
+	if (json_array_size(maps)) {
+		pm = portmap_conf(maps);
+	} else {
+		GT_AUTOJSON json_t *ph = json_pack("[{s:i, s:i, s:s}]", "hostPort", 1,
+						   "containerPort", 1, "protocol", "tcp");
+
+		pm = portmap_conf(ph);
+	}
+	if (prev)
+		json_object_set(pm, "prevResult", prev);
+	r = cni_exec(c, "DEL", pod_id, ns, "eth0", pm, NULL, rc ? &e2 : err);
+	rc = rc ? rc : r;
+	br = bridge_conf(c);
+	if (prev)
+		json_object_set(br, "prevResult", prev);
+	r = cni_exec(c, "DEL", pod_id, ns, "eth0", br, NULL, rc ? &e2 : err);
+	rc = rc ? rc : r;
+	lo = loopback_conf();
+	r = cni_exec(c, "DEL", pod_id, ns, "lo", lo, NULL, rc ? &e2 : err);
+	rc = rc ? rc : r;
+	if (!ns)
+		masq_cleanup(pod_id);
+	if (rc == 0) {
+		path = cache_path(c, pod_id);
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = gt_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	}
+	return rc;
+}
+
+int gt_net_setup(const struct gt_net_config *c, const char *pod_id, const char *netns_path,
+		 const json_t *host_ports, char ip[64], struct gt_err *err)
+{
+	GT_AUTOJSON json_t *cache = NULL, *maps = NULL, *lo = NULL, *br = NULL, *pm = NULL;
+	GT_AUTOJSON json_t *r_lo = NULL, *r_br = NULL, *r_pm = NULL;
+	GT_AUTOFREE char *ipam = NULL;
+	json_t *final;
+	ino_t ino;
+	int rc;
+
+	if (!valid_id(pod_id))
+		return gt_err_set(err, -EINVAL, "pod id \"%s\": invalid CNI container id", pod_id ? pod_id : "");
+	if (!is_netns(netns_path, &ino))
+		return gt_err_set(err, -EINVAL, "%s: not a network namespace", netns_path);
+	rc = port_mappings(host_ports, &maps, err);
+	if (rc < 0)
+		return rc;
+	cache = cache_read(c, pod_id);
+	if (cache) {
+		const char *cip = gt_json_str(cache, "ip"), *cns = gt_json_str(cache, "netns");
+		int64_t cino = 0;
+
+		gt_json_int(cache, "netnsIno", &cino);
+		if (cip && cns && !strcmp(cns, netns_path) && (ino_t)cino == ino &&
+		    strlen(cip) < 64 && gt_json_equal(json_object_get(cache, "portMappings"), maps)) {
+			memcpy(ip, cip, strlen(cip) + 1);
+			return 0;
+		}
+		rc = gt_net_teardown(c, pod_id, NULL, err);
+		if (rc < 0)
+			return gt_err_prefix(err, rc, "stale network of pod %s", pod_id);
+		json_decref(cache);
+	}
+	ipam = xasprintf("%s/ipam", c->state_dir);
+	rc = gt_mkdir_p(ipam, 0700);
+	if (rc < 0)
+		return gt_err_set(err, rc, "%s: %s", ipam, strerror(-rc));
+
+	/* Recorded before ADD so that a crash in the middle still lets DEL
+	 * find the port mappings. */
+	cache = json_pack("{s:s, s:s, s:I, s:O}", "podId", pod_id, "netns", netns_path,
+			  "netnsIno", (json_int_t)ino, "portMappings", maps);
+	rc = cache_write(c, pod_id, cache, err);
+	if (rc < 0)
+		return rc;
+
+	lo = loopback_conf();
+	rc = cni_exec(c, "ADD", pod_id, netns_path, "lo", lo, &r_lo, err);
+	if (rc < 0)
+		goto fail;
+	br = bridge_conf(c);
+	fix_bridge_mac(c->bridge);
+	rc = cni_exec(c, "ADD", pod_id, netns_path, "eth0", br, &r_br, err);
+	if (rc < 0)
+		goto fail;
+	final = r_br;
+	if (json_array_size(maps)) {
+		pm = portmap_conf(maps);
+		json_object_set(pm, "prevResult", r_br);
+		rc = cni_exec(c, "ADD", pod_id, netns_path, "eth0", pm, &r_pm, err);
+		if (rc < 0)
+			goto fail;
+		if (r_pm)
+			final = r_pm;
+	}
+	if (!final || result_ip(final, ip) < 0) {
+		rc = gt_err_set(err, -EIO, "CNI plugin bridge ADD: no IPv4 address in the result");
+		goto fail;
+	}
+	json_object_set(cache, "result", final);
+	json_object_set_new(cache, "ip", json_string(ip));
+	rc = cache_write(c, pod_id, cache, err);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	/* Roll back what ADD did; keep the ADD error. */
+	{
+		struct gt_err e2;
+
+		if (r_br && !json_object_get(cache, "result")) {
+			json_object_set(cache, "result", r_pm ? r_pm : r_br);
+			cache_write(c, pod_id, cache, NULL);
+		}
+		if (gt_net_teardown(c, pod_id, netns_path, &e2) < 0)
+			gt_debug("network: rollback of pod %s: %s", pod_id, e2.msg);
+	}
+	return rc;
+}
+
+/* ---- /etc/hosts and /etc/resolv.conf ---- */
+
+#define MAX_NAMESERVERS 3
+#define MAX_SEARCHES 32
+
+static void pod_hostname(const json_t *pod, char out[64])
+{
+	const char *h = gt_json_str(pod, "spec.hostname");
+	size_t n;
+
+	if (!h || !*h)
+		h = gt_json_str(pod, "metadata.name");
+	if (!h || !*h)
+		h = "localhost";
+	n = strlen(h);
+	if (n > 63)
+		n = 63;
+	while (n && (h[n - 1] == '-' || h[n - 1] == '.'))
+		n--;
+	memcpy(out, h, n);
+	out[n] = '\0';
+}
+
+static int add_aliases(const json_t *pod, struct gt_buf *b, struct gt_err *err)
+{
+	json_t *aliases = gt_json_path(pod, "spec.hostAliases"), *a, *h;
+	size_t i, k;
+
+	if (!json_array_size(aliases))
+		return 0;
+	gt_buf_adds(b, "\n# Entries added by HostAliases.\n");
+	json_array_foreach(aliases, i, a) {
+		const char *aip = gt_json_str(a, "ip");
+
+		if (!aip || !*aip || has_space(aip))
+			return gt_err_set(err, -EINVAL, "spec.hostAliases[%zu].ip: invalid value", i);
+		gt_buf_adds(b, aip);
+		json_array_foreach(json_object_get(a, "hostnames"), k, h) {
+			if (!json_is_string(h) || !*json_string_value(h) || has_space(json_string_value(h)))
+				return gt_err_set(err, -EINVAL, "spec.hostAliases[%zu].hostnames[%zu]: invalid value",
+						  i, k);
+			gt_buf_addf(b, "\t%s", json_string_value(h));
+		}
+		gt_buf_addc(b, '\n');
+	}
+	return 0;
+}
+
+static int write_hosts(const char *dir, const json_t *pod, const char *ip, bool hostnet,
+		       struct gt_err *err)
+{
+	struct gt_buf b = GT_BUF_INIT;
+	GT_AUTOFREE char *path = xasprintf("%s/etc-hosts", dir);
+	GT_AUTOFREE char *host = NULL;
+	const char *sub = gt_json_str(pod, "spec.subdomain");
+	const char *ns = gt_json_str(pod, "metadata.namespace");
+	char name[64];
+	size_t hlen;
+	int rc;
+
+	gt_buf_init(&b);
+	pod_hostname(pod, name);
+	if (hostnet) {
+		gt_buf_adds(&b, "# Kubernetes-managed hosts file (host network).\n");
+		if (gt_read_file("/etc/hosts", &host, &hlen) == 0)
+			gt_buf_add(&b, host, hlen);
+	} else {
+		gt_buf_adds(&b, "# Kubernetes-managed hosts file.\n"
+			    "127.0.0.1\tlocalhost\n"
+			    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+			    "fe00::0\tip6-localnet\n"
+			    "fe00::0\tip6-mcastprefix\n"
+			    "fe00::1\tip6-allnodes\n"
+			    "fe00::2\tip6-allrouters\n");
+		if (ip && *ip) {
+			if (has_space(ip)) {
+				gt_buf_release(&b);
+				return gt_err_set(err, -EINVAL, "pod IP \"%s\": invalid", ip);
+			}
+			if (sub && *sub && !has_space(sub))
+				gt_buf_addf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", ip, name, sub,
+					    ns ? ns : "default", name);
+			else
+				gt_buf_addf(&b, "%s\t%s\n", ip, name);
+		}
+	}
+	rc = add_aliases(pod, &b, err);
+	if (rc == 0) {
+		rc = gt_write_file_atomic(path, b.data, b.len, 0644);
+		if (rc < 0)
+			gt_err_set(err, rc, "%s: %s", path, strerror(-rc));
+	}
+	gt_buf_release(&b);
+	return rc;
+}
+
+/* Appends s to the string array a unless already there. */
+static void add_uniq(json_t *a, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v)
+		if (!strcmp(json_string_value(v), s))
+			return;
+	json_array_append_new(a, json_string(s));
+}
+
+static bool is_loopback(const char *ns)
+{
+	return !strncmp(ns, "127.", 4) || !strcmp(ns, "::1");
+}
+
+/* Parses resolv.conf text: nameservers, search domains and options. */
+static void parse_resolv(const char *text, json_t *servers, json_t *search, json_t *opts,
+			 bool skip_loopback)
+{
+	GT_AUTOFREE char *copy = xstrdup(text ? text : "");
+	char *save = NULL;
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ws = NULL, *key = strtok_r(line, " \t\r", &ws), *w;
+
+		if (!key || key[0] == '#' || key[0] == ';')
+			continue;
+		if (!strcmp(key, "nameserver")) {
+			w = strtok_r(NULL, " \t\r", &ws);
+			if (w && !(skip_loopback && is_loopback(w)))
+				add_uniq(servers, w);
+		} else if (!strcmp(key, "search") || !strcmp(key, "domain")) {
+			/* the last search/domain line wins, as in glibc */
+			if (search)
+				json_array_clear(search);
+			while (search && (w = strtok_r(NULL, " \t\r", &ws)))
+				add_uniq(search, w);
+		} else if (!strcmp(key, "options")) {
+			while (opts && (w = strtok_r(NULL, " \t\r", &ws)))
+				add_uniq(opts, w);
+		}
+	}
+}
+
+/* Sets option "name[:value]" in opts, replacing one of the same name. */
+static void set_option(json_t *opts, const char *opt)
+{
+	size_t n = strcspn(opt, ":"), i;
+	json_t *v;
+
+	json_array_foreach(opts, i, v) {
+		const char *o = json_string_value(v);
+
+		if (strcspn(o, ":") == n && !strncmp(o, opt, n)) {
+			json_array_set_new(opts, i, json_string(opt));
+			return;
+		}
+	}
+	json_array_append_new(opts, json_string(opt));
+}
+
+static int merge_dns_config(const json_t *pod, json_t *servers, json_t *search, json_t *opts,
+			    struct gt_err *err)
+{
+	json_t *cfg = gt_json_path(pod, "spec.dnsConfig"), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(cfg, "nameservers"), i, v) {
+		if (!json_is_string(v) || !*json_string_value(v) || has_space(json_string_value(v)))
+			return gt_err_set(err, -EINVAL, "spec.dnsConfig.nameservers[%zu]: invalid value", i);
+		add_uniq(servers, json_string_value(v));
+	}
+	json_array_foreach(json_object_get(cfg, "searches"), i, v) {
+		if (!json_is_string(v) || !*json_string_value(v) || has_space(json_string_value(v)))
+			return gt_err_set(err, -EINVAL, "spec.dnsConfig.searches[%zu]: invalid value", i);
+		add_uniq(search, json_string_value(v));
+	}
+	json_array_foreach(json_object_get(cfg, "options"), i, v) {
+		const char *name = gt_json_str(v, "name"), *val = gt_json_str(v, "value");
+		GT_AUTOFREE char *opt = NULL;
+
+		if (!name || !*name || has_space(name) || (val && has_space(val)))
+			return gt_err_set(err, -EINVAL, "spec.dnsConfig.options[%zu]: invalid value", i);
+		opt = val && *val ? xasprintf("%s:%s", name, val) : xstrdup(name);
+		set_option(opts, opt);
+	}
+	return 0;
+}
+
+static int write_resolv(const char *dir, const json_t *pod, bool hostnet, struct gt_err *err)
+{
+	GT_AUTOFREE char *path = xasprintf("%s/resolv.conf", dir);
+	GT_AUTOFREE char *host = NULL;
+	GT_AUTOJSON json_t *servers = json_array(), *search = json_array(), *opts = json_array();
+	GT_AUTOJSON json_t *hsearch = json_array(), *hopts = json_array();
+	const char *policy = gt_json_str(pod, "spec.dnsPolicy");
+	const char *ns = gt_json_str(pod, "metadata.namespace");
+	struct gt_buf b = GT_BUF_INIT;
+	size_t len, i;
+	json_t *v;
+	int rc;
+
+	if (!policy || !*policy)
+		policy = "ClusterFirst";
+	if (gt_read_file("/etc/resolv.conf", &host, &len) < 0)
+		host = xstrdup("");
+	/* The kubelet's rule: a hostNetwork pod asks for cluster DNS with
+	 * ClusterFirstWithHostNet; plain ClusterFirst means the host's. */
+	if (hostnet && !strcmp(policy, "ClusterFirst"))
+		policy = "Default";
+	if (strcmp(policy, "None")) {
+		parse_resolv(host, servers, hsearch, hopts, !hostnet);
+		if (!json_array_size(servers)) {
+			GT_AUTOFREE char *up = NULL;
+
+			if (gt_read_file("/run/systemd/resolve/resolv.conf", &up, &len) == 0)
+				parse_resolv(up, servers, NULL, NULL, !hostnet);
+		}
+		if (!json_array_size(servers)) {
+			add_uniq(servers, "8.8.8.8");
+			add_uniq(servers, "8.8.4.4");
+		}
+	}
+	if (!strcmp(policy, "ClusterFirst") || !strcmp(policy, "ClusterFirstWithHostNet")) {
+		GT_AUTOFREE char *s1 = xasprintf("%s.svc.cluster.local", ns ? ns : "default");
+
+		add_uniq(search, s1);
+		add_uniq(search, "svc.cluster.local");
+		add_uniq(search, "cluster.local");
+		json_array_foreach(hsearch, i, v)
+			add_uniq(search, json_string_value(v));
+		set_option(opts, "ndots:5");
+	} else if (!strcmp(policy, "Default")) {
+		json_array_extend(search, hsearch);
+		json_array_extend(opts, hopts);
+	} else if (strcmp(policy, "None")) {
+		return gt_err_set(err, -EINVAL, "spec.dnsPolicy: Unsupported value: \"%s\"", policy);
+	}
+	rc = merge_dns_config(pod, servers, search, opts, err);
+	if (rc < 0)
+		return rc;
+
+	gt_buf_init(&b);
+	if (json_array_size(search)) {
+		gt_buf_adds(&b, "search");
+		json_array_foreach(search, i, v)
+			if (i < MAX_SEARCHES)
+				gt_buf_addf(&b, " %s", json_string_value(v));
+		gt_buf_addc(&b, '\n');
+	}
+	json_array_foreach(servers, i, v)
+		if (i < MAX_NAMESERVERS)
+			gt_buf_addf(&b, "nameserver %s\n", json_string_value(v));
+	if (json_array_size(opts)) {
+		gt_buf_adds(&b, "options");
+		json_array_foreach(opts, i, v)
+			gt_buf_addf(&b, " %s", json_string_value(v));
+		gt_buf_addc(&b, '\n');
+	}
+	rc = gt_write_file_atomic(path, b.data, b.len, 0644);
+	gt_buf_release(&b);
+	return rc < 0 ? gt_err_set(err, rc, "%s: %s", path, strerror(-rc)) : 0;
+}
+
+int gt_net_write_etc(const char *dir, const json_t *pod, const char *ip, struct gt_err *err)
+{
+	bool hostnet = gt_json_bool(pod, "spec.hostNetwork", false);
+	int rc = write_hosts(dir, pod, ip, hostnet, err);
+
+	return rc < 0 ? rc : write_resolv(dir, pod, hostnet, err);
+}
