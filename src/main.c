@@ -13,7 +13,11 @@ static const struct gt_cmd {
 	const char *help;
 } cmds[] = {
 	{ "server", gt_cmd_server, "run the API server, store, controllers (and an embedded node agent)" },
+	{ "agent", gt_cmd_agent, "run a node agent that joins a server and runs its pods" },
+	{ "node", gt_cmd_node, "node maintenance: `gantry node reset --root-dir DIR`" },
+	{ "image", gt_cmd_image, "manage the node's OCI images: import, ls, rm, pull, inspect" },
 	{ "version", gt_cmd_version, "print the version" },
+	{ "shim", gt_cmd_shim, "(internal) the per-container process the agent starts" },
 };
 
 static void usage(FILE *f)

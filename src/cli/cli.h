@@ -8,6 +8,10 @@
 
 int gt_cmd_server(int argc, char **argv);
 int gt_cmd_version(int argc, char **argv);
+int gt_cmd_agent(int argc, char **argv);   /* src/cli/agent.c */
+int gt_cmd_node(int argc, char **argv);    /* src/cli/agent.c */
+int gt_cmd_image(int argc, char **argv);   /* src/cli/image.c */
+int gt_cmd_shim(int argc, char **argv);    /* src/agent/shim.c */
 
 #define GT_VERSION "0.1.0"
 

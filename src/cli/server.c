@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "client/client.h"
 #include "cli/cli.h"
 #include "controllers/controllers.h"
 #include "http/server.h"
@@ -30,6 +32,8 @@ struct server_opts {
 	const char *kubeconfig_out;
 	bool no_agent;
 	bool plain_http;
+	const char *node_name;
+	int backoff_base_ms, backoff_max_ms;
 	size_t history;
 	size_t max_body;
 };
@@ -51,7 +55,11 @@ static void usage(FILE *f)
 		"  --kubeconfig-out FILE   where to write the admin kubeconfig\n"
 		"                          (default DIR/admin.kubeconfig)\n"
 		"  --no-agent              run the control plane only, without the embedded\n"
-		"                          node agent (the agent is not built yet: see docs/)\n"
+		"                          node agent (which runs pods as runc containers under\n"
+		"                          DIR/agent)\n"
+		"  --node-name NAME        the embedded agent's node name (default: host name)\n"
+		"  --backoff-base-ms N     crash-loop back-off start for the embedded agent (10000)\n"
+		"  --backoff-max-ms N      and its cap (300000)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -74,6 +82,9 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "max-request-bytes", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "insecure-http", no_argument, NULL, 'i' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "backoff-base-ms", required_argument, NULL, 'x' },
+		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,6 +106,19 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		case 'k': o->kubeconfig_out = optarg; break;
 		case 'n': o->no_agent = true; break;
 		case 'i': o->plain_http = true; break;
+		case 'N': o->node_name = optarg; break;
+		case 'x':
+		case 'X':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX) {
+				fprintf(stderr, "gantry server: --%s: need a number of milliseconds\n",
+					c == 'x' ? "backoff-base-ms" : "backoff-max-ms");
+				return -1;
+			}
+			if (c == 'x')
+				o->backoff_base_ms = (int)v;
+			else
+				o->backoff_max_ms = (int)v;
+			break;
 		case 'w':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
 				fprintf(stderr, "gantry server: --watch-history: need a number >= 100\n");
@@ -198,6 +222,8 @@ int gt_cmd_server(int argc, char **argv)
 	struct gt_api *api = NULL;
 	struct gt_http_server *http = NULL;
 	struct gt_controllers *ctl = NULL;
+	struct gt_client *client = NULL;
+	struct gt_agent *agent = NULL;
 	struct gt_store_options so = { 0 };
 	char *token = NULL, *url = NULL, path[PATH_MAX], kc[PATH_MAX], host[256] = "";
 	const char *sans[3] = { NULL, NULL, NULL };
@@ -267,8 +293,32 @@ int gt_cmd_server(int argc, char **argv)
 		goto fail;
 	gt_info("gantry server %s listening on %s", GT_VERSION, url);
 	gt_info("kubeconfig written to %s (try: kubectl --kubeconfig %s get namespaces)", kc, kc);
-	if (!o.no_agent)
-		gt_info("no node agent yet: pods are stored and scheduled by name only (see docs/)");
+	if (!o.no_agent) {
+		struct gt_client_config cc = { .server_url = url, .token = token, .ca_pem = tls.ca_pem };
+		struct gt_agent_config ac = {
+			.root_dir = path, .token = token, .backoff_base_ms = o.backoff_base_ms,
+			.backoff_max_ms = o.backoff_max_ms,
+		};
+		char node[256], self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		self[n > 0 ? n : 0] = '\0';
+		/* Node names are DNS subdomains: lower-case the host name. */
+		snprintf(node, sizeof(node), "%s", o.node_name ? o.node_name : host[0] ? host : "localhost");
+		for (char *p = node; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+		snprintf(path, sizeof(path), "%s/agent", o.data_dir);
+		ac.node_name = node;
+		ac.self_exe = self;
+		if (gt_client_new(&cc, &client, &err) < 0)
+			goto fail;
+		ac.client = client;
+		if (gt_agent_start(&ac, &agent, &err) < 0) {
+			gt_err_prefix(&err, err.code, "starting the embedded node agent (use --no-agent to run without one)");
+			goto fail;
+		}
+	}
 
 	do {
 		if (sigwait(&set, &sig) != 0)
@@ -280,6 +330,8 @@ int gt_cmd_server(int argc, char **argv)
 fail:
 	fprintf(stderr, "gantry server: %s\n", err.msg);
 out:
+	gt_agent_stop(agent);
+	gt_client_free(client);
 	gt_controllers_stop(ctl);
 	gt_api_shutdown(api);
 	gt_http_stop(http);

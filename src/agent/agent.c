@@ -8,6 +8,7 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <string.h>
@@ -277,10 +278,17 @@ static void on_synced(void *ctx)
 		closedir(d);
 }
 
+static void on_error(void *ctx, const struct gt_err *err)
+{
+	struct gt_agent *a = ctx;
+
+	gt_warn("agent %s: watching pods: %s (retrying)", a->node, err->msg);
+}
+
 static void *informer_main(void *arg)
 {
 	struct gt_agent *a = arg;
-	struct gt_informer_ops ops = { on_add, on_update, on_delete, on_synced };
+	struct gt_informer_ops ops = { on_add, on_update, on_delete, on_synced, on_error };
 	char path[1024];
 
 	snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", a->node);
