@@ -1,8 +1,8 @@
 /*
- * oci.c - the OCI config of one container: process (argv, env, cwd,
- * user, capabilities), root, hostname, mounts, namespaces, cgroup resources, devices,
- * masked and read-only paths.  User, capabilities and seccomp live in
- * oci_security.c.  See oci.h for the mapping's contract and the `host` image.
+ * oci.c - the OCI config of one container: process (argv, env, cwd), root,
+ * hostname, mounts, namespaces, cgroup resources, devices, masked and
+ * read-only paths.  User, capabilities and seccomp live in oci_security.c.
+ * See oci.h for the mapping's contract and the `host` image.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -339,15 +339,15 @@ static void host_devices(const char *dir, int depth, json_t *ldevs)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		static const char *skip[] = { ".", "..", "pts", "shm", "mqueue", "fd", "console",
-					      ".lxc", ".lxd-mounts", ".udev" };
+		static const char *skip[] = { "pts", "shm", "mqueue", "fd", "console", ".lxc",
+					      ".lxd-mounts", ".udev" };
 		char path[1024];
 		struct stat sb;
-		bool skipped = false;
+		bool skipped = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
 
-		for (size_t i = 0; i < GT_ARRAY_SIZE(skip); i++)
-			skipped |= depth == 0 && !strcmp(de->d_name, skip[i]);
-		if (skipped || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		for (size_t i = 0; i < GT_ARRAY_SIZE(skip) && depth == 0; i++)
+			skipped |= !strcmp(de->d_name, skip[i]);
+		if (skipped)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0)

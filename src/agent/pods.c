@@ -338,8 +338,11 @@ static void observe(struct pod *p, struct ctr *c)
 		return;
 	if (st.status == GT_RT_RUNNING || st.status == GT_RT_CREATED) {
 		if (!c->running) {
-			/* re-adopted */
+			/* re-adopted: it was started (and past its startup probe)
+			 * by an earlier agent */
 			c->running = true;
+			c->startup_ok = true;
+			c->started_ms = gt_now_ms();
 			if (!c->started_at[0])
 				now_rfc3339(c->started_at);
 			json_decref(c->state);
@@ -352,11 +355,17 @@ static void observe(struct pod *p, struct ctr *c)
 		json_t *term;
 
 		snprintf(cid, sizeof(cid), "runc://%s", id);
+		const char *sa = st.started_at[0] ? st.started_at : c->started_at;
+		const char *fa = st.finished_at[0] ? st.finished_at : sa;
+		char now[40];
+
+		if (!sa[0]) {
+			now_rfc3339(now);
+			sa = fa = now;
+		}
 		term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", st.exit_code, "reason",
 				 st.reason[0] ? st.reason : (st.exit_code ? "Error" : "Completed"),
-				 "startedAt", st.started_at[0] ? st.started_at : c->started_at,
-				 "finishedAt", st.finished_at[0] ? st.finished_at : c->started_at,
-				 "containerID", cid);
+				 "startedAt", sa, "finishedAt", fa, "containerID", cid);
 		if (st.message[0])
 			json_object_set_new(term, "message", json_string(st.message));
 		else {
