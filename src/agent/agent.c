@@ -351,6 +351,8 @@ void gt_pod_cleanup_dir(struct gt_agent *a, const char *dir)
 			closedir(d);
 	}
 	gt_volumes_cleanup(dir, NULL);
+	snprintf(path, sizeof(path), "/gantry/pod%s", uid);
+	gt_rt_cgroup_remove(path, NULL);
 	snprintf(path, sizeof(path), "%s/netns", dir);
 	if (access(path, F_OK) == 0) {
 		gt_net_teardown(&nc, uid, path, NULL);
@@ -379,6 +381,22 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 	a->bind = xstrdup(cfg->bind ? cfg->bind : "127.0.0.1");
 	pthread_mutex_init(&a->lock, NULL);
 	detect_host_ip(a->host_ip);
+	if (strcmp(a->runtime, "runc")) {
+		char rroot[PATH_MAX], scratch[PATH_MAX];
+		struct gt_rt rt = { a->runtime, rroot, a->self_exe };
+
+		snprintf(rroot, sizeof(rroot), "%s/runc", a->root);
+		snprintf(scratch, sizeof(scratch), "%s/rtcheck", a->root);
+		gt_mkdir_p(scratch, 0700);
+		if (gt_rt_check(&rt, scratch, err) < 0) {
+			gt_warn("agent: runtime %s cannot run containers here (%s); using runc",
+				a->runtime, err->msg);
+			gt_err_clear(err);
+			free(a->runtime);
+			a->runtime = xstrdup("runc");
+		}
+		gt_rm_rf(scratch);
+	}
 	snprintf(path, sizeof(path), "%s/pods", a->root);
 	if ((r = gt_mkdir_p(path, 0700)) < 0) {
 		gt_err_set(err, r, "cannot create %s: %s", path, strerror(-r));

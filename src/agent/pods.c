@@ -229,6 +229,13 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 		set_waiting(c, "CreateContainerConfigError", err->msg);
 		goto out;
 	}
+	if (!rootfs[0]) {
+		/* The host view must not show the agent's state (other pods'
+		 * secrets, volumes): hide it under an empty read-only tmpfs. */
+		json_array_insert_new(mounts, 0, json_pack("{s:s,s:s,s:s,s:[s,s]}", "destination",
+							   p->a->root, "source", "tmpfs", "type", "tmpfs",
+							   "options", "ro", "size=4k"));
+	}
 	snprintf(hosts, sizeof(hosts), "%s/etc-hosts", p->dir);
 	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", p->dir);
 	snprintf(term, sizeof(term), "%s/termination-log", d);
