@@ -5,53 +5,8 @@
 
 #include <string.h>
 
+#include "agent/oci.h"
 #include "api/quantity.h"
-
-static const char *lookup(const json_t *env, const char *name, size_t n)
-{
-	size_t i;
-	json_t *v;
-
-	/* Last definition wins. */
-	for (i = json_array_size(env); i-- > 0;) {
-		const char *kv = json_string_value(json_array_get(env, i));
-
-		(void)v;
-		if (kv && !strncmp(kv, name, n) && kv[n] == '=')
-			return kv + n + 1;
-	}
-	return NULL;
-}
-
-char *gt_env_expand(const char *s, const json_t *env)
-{
-	struct gt_buf b = GT_BUF_INIT;
-
-	gt_buf_init(&b);
-	while (*s) {
-		if (s[0] == '$' && s[1] == '$') {
-			gt_buf_addc(&b, '$');
-			s += 2;
-		} else if (s[0] == '$' && s[1] == '(') {
-			const char *end = strchr(s + 2, ')');
-			const char *val = end ? lookup(env, s + 2, (size_t)(end - s - 2)) : NULL;
-
-			if (val) {
-				gt_buf_adds(&b, val);
-				s = end + 1;
-			} else if (end) {
-				gt_buf_add(&b, s, (size_t)(end - s + 1));
-				s = end + 1;
-			} else {
-				gt_buf_adds(&b, s);
-				break;
-			}
-		} else {
-			gt_buf_addc(&b, *s++);
-		}
-	}
-	return gt_buf_detach(&b, NULL);
-}
 
 static void add(json_t *env, const char *k, const char *v)
 {
@@ -242,7 +197,7 @@ int gt_env_build(const json_t *pod, const json_t *container, gt_env_get_fn get, 
 		if (!name)
 			continue;
 		if (!vf) {
-			char *v = gt_env_expand(gt_json_str(e, "value") ?: "", env);
+			char *v = gt_oci_expand(gt_json_str(e, "value") ?: "", env);
 
 			add(env, name, v);
 			free(v);

@@ -23,7 +23,4 @@ typedef int (*gt_env_get_fn)(void *ctx, const char *resource, const char *ns,
 int gt_env_build(const json_t *pod, const json_t *container, gt_env_get_fn get, void *ctx,
 		 json_t **out, struct gt_err *err);
 
-/* Kubernetes' $(VAR) expansion of s against "K=V" entries ($$ escapes). New string. */
-char *gt_env_expand(const char *s, const json_t *env);
-
 #endif
