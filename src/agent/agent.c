@@ -65,7 +65,8 @@ static json_t *node_status(struct gt_agent *a)
 {
 	struct sysinfo si;
 	struct utsname un;
-	char mem[64], machine[128], boot[128], os[256] = "Linux", now[40], kl[64], ncpu[32];
+	char mem[64], machine[128], boot[128], os[256] = "Linux", now[40], kl[64], ncpu[32], ngpu[16];
+	json_t *st;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	char *osr = NULL, *line;
 	size_t len;
@@ -83,7 +84,8 @@ static json_t *node_status(struct gt_agent *a)
 	gt_time_rfc3339(time(NULL), now);
 	snprintf(kl, sizeof(kl), "%s", "v1.33.0-gantry");
 	snprintf(ncpu, sizeof(ncpu), "%ld", cpus);
-	return json_pack(
+	snprintf(ngpu, sizeof(ngpu), "%d", a->gpus.n);
+	st = json_pack(
 		"{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},"
 		"s:[{s:s,s:s,s:s,s:s,s:s,s:s}],"
 		"s:[{s:s,s:s},{s:s,s:s}],"
@@ -102,6 +104,11 @@ static json_t *node_status(struct gt_agent *a)
 		"kubeProxyVersion", kl, "operatingSystem", "linux", "architecture",
 		!strcmp(un.machine, "aarch64") ? "arm64" : "amd64",
 		"daemonEndpoints", "kubeletEndpoint", "Port", a->port);
+	if (a->gpus.n) {
+		json_object_set_new(json_object_get(st, "capacity"), GT_GPU_RESOURCE, json_string(ngpu));
+		json_object_set_new(json_object_get(st, "allocatable"), GT_GPU_RESOURCE, json_string(ngpu));
+	}
+	return st;
 }
 
 static int register_node(struct gt_agent *a, struct gt_err *err)
@@ -381,6 +388,7 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 	a->bind = xstrdup(cfg->bind ? cfg->bind : "127.0.0.1");
 	pthread_mutex_init(&a->lock, NULL);
 	detect_host_ip(a->host_ip);
+	gt_gpu_discover(&a->gpus, cfg->gpu_dev_dir);
 	if (strcmp(a->runtime, "runc")) {
 		char rroot[PATH_MAX], scratch[PATH_MAX];
 		struct gt_rt rt = { a->runtime, rroot, a->self_exe };

@@ -29,6 +29,7 @@ struct gt_agent_config {
 	int backoff_base_ms;         /* crash-loop back-off start (default 10000) */
 	int backoff_max_ms;          /* and cap (default 300000) */
 	const char *self_exe;        /* the gantry binary (for the shim) */
+	const char *gpu_dev_dir;     /* where to look for /dev/nvidiaN (default /dev) */
 };
 
 /* Starts the agent's threads.  *out is stopped with gt_agent_stop(). */

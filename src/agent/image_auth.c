@@ -163,7 +163,9 @@ int img_parse_challenge(const char *h, struct img_challenge *c)
 	return 0;
 }
 
-/* "CODE: message; CODE2: message2" from a registry error body, into out. */
+/* "message; message2" from a registry error body, into out: each error's
+ * code, lower-cased ("MANIFEST_UNKNOWN" reads "manifest unknown"), then its
+ * message when that says more. */
 void img_registry_errors(const char *body, size_t len, char *out, size_t n)
 {
 	GT_AUTOJSON json_t *doc = NULL;
@@ -176,17 +178,22 @@ void img_registry_errors(const char *body, size_t len, char *out, size_t n)
 	errs = json_object_get(doc, "errors");
 	json_array_foreach(errs, i, e) {
 		const char *code = gt_json_str(e, "code"), *msg = gt_json_str(e, "message");
+		char lc[64] = "";
 		int w;
+
 		if (!code && !msg)
 			continue;
-		w = snprintf(out + o, n - o, "%s%s%s%s", o ? "; " : "",
-			     code ? code : "", code && msg ? ": " : "", msg ? msg : "");
+		for (size_t k = 0; code && code[k] && k + 1 < sizeof(lc); k++) {
+			char c = code[k];
+			lc[k] = c == '_' ? ' ' : (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+			lc[k + 1] = 0;
+		}
+		if (msg && !strcmp(lc, msg))
+			msg = NULL;
+		w = snprintf(out + o, n - o, "%s%s%s%s", o ? "; " : "", lc,
+			     lc[0] && msg ? ": " : "", msg ? msg : "");
 		if (w < 0 || (size_t)w >= n - o)
 			break;
 		o += (size_t)w;
 	}
-	/* lower-case codes read like Docker's messages ("manifest unknown") */
-	for (i = 0; i < o; i++)
-		if (out[i] == '_')
-			out[i] = ' ';
 }

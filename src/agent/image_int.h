@@ -181,7 +181,7 @@ struct img_challenge {
 };
 /* Parses a WWW-Authenticate header value; 0 or -EINVAL. */
 int img_parse_challenge(const char *h, struct img_challenge *c);
-/* "CODE: message; ..." from an OCI distribution error body into out. */
+/* "manifest unknown; ..." from an OCI distribution error body into out. */
 void img_registry_errors(const char *body, size_t len, char *out, size_t n);
 
 /* ---- layers (image_unpack.c) ---- */

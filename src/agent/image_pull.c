@@ -225,11 +225,6 @@ static int http_error(struct pull *p, const struct gt_fetch_resp *resp, const ch
 	char why[512];
 
 	img_registry_errors(resp->body, resp->body_len, why, sizeof(why));
-	for (char *c = why; *c; c++) /* "MANIFEST UNKNOWN: manifest unknown" → lower */
-		if (*c == ':')
-			break;
-		else
-			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 	switch (resp->status) {
 	case 404:
 		return gt_err_set(p->err, -ENOENT, "failed to resolve reference \"%s\": %s: not "

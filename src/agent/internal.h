@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "agent/agent.h"
+#include "agent/gpu.h"
 #include "apiserver/ops.h"
 #include "codec/json.h"
 
@@ -49,7 +50,8 @@ struct pod {
 	bool wake, gone, stop;
 	/* worker-private */
 	char ip[64];
-	bool sandbox_ready, volumes_ready;
+	bool sandbox_ready, volumes_ready, gpus_ready;
+	bool rejected;          /* admission failed: the pod is Failed for good */
 	json_t *vol_paths;
 	struct ctr *ctrs;
 	size_t nctrs;
@@ -65,6 +67,7 @@ struct gt_agent {
 	char host_ip[64];
 	struct gt_client *client;
 	struct gt_image_store *images;
+	struct gt_gpus gpus;
 	struct gt_http_server *http;
 	int port;
 	_Atomic bool stop;

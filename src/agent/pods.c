@@ -210,7 +210,7 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	const json_t *spec = container_spec(pod, c);
 	char d[4096], bundle[4096], rootfs[4096], cfgpath[4096], id[256], logp[4096], exitp[4096],
 		pidp[4096], cg[512], scratch[4096], hosts[4096], resolv[4096], term[4096], rroot[4096];
-	json_t *env = NULL, *mounts = NULL, *image_config = NULL, *config = NULL;
+	json_t *env = NULL, *mounts = NULL, *image_config = NULL, *config = NULL, *devices = NULL;
 	struct gt_oci_input in = { 0 };
 	struct gt_rt rt;
 	int r, attempt = c->started ? c->attempt + 1 : c->attempt;
@@ -248,6 +248,23 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:[s,s]}", "destination",
 						gt_json_str(spec, "terminationMessagePath") ?: "/dev/termination-log",
 						"source", term, "type", "bind", "options", "rbind", "rprivate"));
+	{
+		int want = gt_gpu_container_request(spec), first = 0;
+
+		/* app containers split the pod's GPUs in order; init containers
+		 * run alone and may use them from the first */
+		for (size_t k = 0; !c->init && k < p->nctrs && &p->ctrs[k] != c; k++)
+			if (!p->ctrs[k].init)
+				first += gt_gpu_container_request(container_spec(pod, &p->ctrs[k]));
+		if (want > 0) {
+			devices = json_array();
+			if ((r = gt_gpu_container(&p->a->gpus, p->uid, first, want, rootfs[0] != '\0',
+						  devices, env, mounts, err)) < 0) {
+				set_waiting(c, "CreateContainerConfigError", err->msg);
+				goto out;
+			}
+		}
+	}
 	snprintf(cg, sizeof(cg), "/gantry/pod%s/%s-%d", p->uid, c->name, attempt);
 	snprintf(scratch, sizeof(scratch), "%s/scratch", d);
 	gt_mkdir_p(scratch, 0755);
@@ -267,6 +284,7 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 		in.mounts = mounts;
 		in.image_config = image_config;
 		in.cgroups_path = cg;
+		in.devices = devices;
 		in.scratch_dir = scratch;
 		r = gt_oci_config(&in, &config, err);
 	}
@@ -322,6 +340,7 @@ out:
 	json_decref(mounts);
 	json_decref(image_config);
 	json_decref(config);
+	json_decref(devices);
 	return r;
 }
 
@@ -662,6 +681,7 @@ static void teardown(struct pod *p, const json_t *pod)
 	}
 	gt_volumes_cleanup(p->dir, NULL);
 	sandbox_down(p, pod);
+	gt_gpu_release(&p->a->gpus, p->uid);
 	gt_pod_cleanup_dir(p->a, p->dir);
 }
 
@@ -730,6 +750,24 @@ static void step(struct pod *p, const json_t *pod)
 		}
 		p->volumes_ready = true;
 		p->pod_reason[0] = p->pod_msg[0] = '\0';
+	}
+	if (!p->gpus_ready) {
+		int n = gt_gpu_pod_request(pod);
+		char file[4096], held[256];
+
+		if (n > 0 && gt_gpu_allocate(&p->a->gpus, p->uid, n, &err) < 0) {
+			/* the kubelet rejects such a pod at admission: Failed for good */
+			p->rejected = true;
+			snprintf(p->pod_reason, sizeof(p->pod_reason), "%s", "UnexpectedAdmissionError");
+			snprintf(p->pod_msg, sizeof(p->pod_msg), "%s", err.msg);
+			gt_warn("pod %s/%s: %s", p->ns, p->name, err.msg);
+			return;
+		}
+		gt_gpu_held(&p->a->gpus, p->uid, held, sizeof(held));
+		snprintf(file, sizeof(file), "%s/gpus", p->dir);
+		if (held[0])
+			gt_write_file_atomic(file, held, strlen(held), 0644);
+		p->gpus_ready = true;
 	}
 	for (size_t i = 0; i < p->nctrs; i++) {
 		struct ctr *c = &p->ctrs[i];
@@ -816,6 +854,25 @@ static void *worker(void *arg)
 	}
 	if (!p->start_time[0])
 		now_rfc3339(p->start_time);
+	{
+		/* re-adopted pods keep the GPUs they had */
+		char file[4096], *held = NULL;
+		size_t len;
+
+		snprintf(file, sizeof(file), "%s/gpus", p->dir);
+		if (gt_read_file(file, &held, &len) == 0) {
+			for (char *t = held; t && *t;) {
+				char *end;
+				long v = strtol(t, &end, 10);
+
+				if (end == t)
+					break;
+				gt_gpu_claim(&p->a->gpus, p->uid, (int)v);
+				t = *end == ',' ? end + 1 : end;
+			}
+		}
+		free(held);
+	}
 	json_decref(pod);
 	for (;;) {
 		bool stop, gone, deleting;
@@ -856,7 +913,9 @@ static void *worker(void *arg)
 			json_decref(pod);
 			break;
 		}
-		if (!pod_finished(p, pod))
+		if (p->rejected)
+			; /* Failed at admission: nothing runs */
+		else if (!pod_finished(p, pod))
 			step(p, pod);
 		else
 			for (size_t i = 0; i < p->nctrs; i++)

@@ -118,7 +118,7 @@ json_t *gt_pod_status(struct pod *p)
 			waiting++;
 		}
 	}
-	if (init_failed)
+	if (init_failed || p->rejected)
 		phase = "Failed";
 	else if (!init_done)
 		phase = "Pending";

@@ -39,6 +39,7 @@ static void agent_usage(FILE *f)
 		"  --port N                its port (default 0: any free port, published in the Node)\n"
 		"  --backoff-base-ms N     crash-loop back-off start (default 10000)\n"
 		"  --backoff-max-ms N      crash-loop back-off cap (default 300000)\n"
+		"  --gpu-dev-dir DIR       where to look for NVIDIA device nodes (default /dev)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
 		"  -h, --help              show this help\n");
 }
@@ -60,6 +61,7 @@ int gt_cmd_agent(int argc, char **argv)
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "gpu-dev-dir", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,6 +88,7 @@ int gt_cmd_agent(int argc, char **argv)
 		case 'R': cfg.runtime = optarg; break;
 		case 'B': cfg.bridge = optarg; break;
 		case 'S': cfg.subnet = optarg; break;
+		case 'G': cfg.gpu_dev_dir = optarg; break;
 		case 'b': cfg.bind = optarg; break;
 		case 'p':
 		case 'x':

@@ -33,6 +33,7 @@ struct server_opts {
 	bool no_agent;
 	bool plain_http;
 	const char *node_name;
+	const char *gpu_dev_dir;
 	int backoff_base_ms, backoff_max_ms;
 	size_t history;
 	size_t max_body;
@@ -60,6 +61,8 @@ static void usage(FILE *f)
 		"  --node-name NAME        the embedded agent's node name (default: host name)\n"
 		"  --backoff-base-ms N     crash-loop back-off start for the embedded agent (10000)\n"
 		"  --backoff-max-ms N      and its cap (300000)\n"
+		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
+		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -83,6 +86,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "insecure-http", no_argument, NULL, 'i' },
 		{ "node-name", required_argument, NULL, 'N' },
+		{ "gpu-dev-dir", required_argument, NULL, 'G' },
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
@@ -107,6 +111,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		case 'n': o->no_agent = true; break;
 		case 'i': o->plain_http = true; break;
 		case 'N': o->node_name = optarg; break;
+		case 'G': o->gpu_dev_dir = optarg; break;
 		case 'x':
 		case 'X':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX) {
@@ -297,7 +302,7 @@ int gt_cmd_server(int argc, char **argv)
 		struct gt_client_config cc = { .server_url = url, .token = token, .ca_pem = tls.ca_pem };
 		struct gt_agent_config ac = {
 			.root_dir = path, .token = token, .backoff_base_ms = o.backoff_base_ms,
-			.backoff_max_ms = o.backoff_max_ms,
+			.backoff_max_ms = o.backoff_max_ms, .gpu_dev_dir = o.gpu_dev_dir,
 		};
 		char node[256], self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
