@@ -16,6 +16,8 @@
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/image.h"
@@ -410,6 +412,19 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 		gt_err_set(err, r, "cannot create %s: %s", path, strerror(-r));
 		goto fail;
 	}
+	{
+		/* what `gantry node reset` needs to know to undo this agent */
+		json_t *conf = json_pack("{s:s,s:s,s:s,s:s}", "node", a->node, "runtime", a->runtime,
+					 "bridge", a->bridge, "subnet", a->subnet);
+		char *s;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/agent.json", a->root);
+		s = gt_json_dump(conf, &len);
+		gt_write_file_atomic(path, s, len, 0600);
+		free(s);
+		json_decref(conf);
+	}
 	snprintf(path, sizeof(path), "%s/images", a->root);
 	if ((r = gt_image_store_open(path, &a->images, err)) < 0)
 		goto fail;
@@ -491,17 +506,23 @@ void gt_agent_stop(struct gt_agent *a)
 int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err)
 {
 	struct gt_agent a = { 0 };
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], *conf_s = NULL;
+	json_t *conf = NULL;
 	struct dirent *de;
+	size_t len;
 	DIR *d;
 	int n = 0;
 
 	(void)err;
+	snprintf(dir, sizeof(dir), "%s/agent.json", root_dir);
+	if (gt_read_file(dir, &conf_s, &len) == 0)
+		gt_json_parse(conf_s, len, &conf, NULL);
+	free(conf_s);
 	a.root = (char *)root_dir;
-	a.runtime = (char *)(runtime ? runtime : "runc");
+	a.runtime = (char *)(runtime ? runtime : gt_json_str(conf, "runtime") ?: "runc");
 	a.cni_bin = "/usr/lib/cni";
-	a.bridge = "gantry0";
-	a.subnet = "10.88.0.0/16";
+	a.bridge = (char *)(gt_json_str(conf, "bridge") ?: "gantry0");
+	a.subnet = (char *)(gt_json_str(conf, "subnet") ?: "10.88.0.0/16");
 	a.self_exe = "/proc/self/exe";
 	snprintf(dir, sizeof(dir), "%s/pods", root_dir);
 	d = opendir(dir);
@@ -516,6 +537,19 @@ int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err
 	}
 	if (d)
 		closedir(d);
-	printf("removed %d pod(s) under %s\n", n, root_dir);
+	{
+		/* the pod bridge goes too (CNI leaves it behind) */
+		char *argv[] = { "ip", "link", "del", a.bridge, NULL };
+		extern char **environ;
+		pid_t pid;
+		int status;
+
+		if (posix_spawnp(&pid, "ip", NULL, NULL, argv, environ) == 0)
+			waitpid(pid, &status, 0);
+	}
+	snprintf(dir, sizeof(dir), "%s/cni", root_dir);
+	gt_rm_rf(dir);
+	printf("removed %d pod(s) and bridge %s under %s\n", n, a.bridge, root_dir);
+	json_decref(conf);
 	return 0;
 }

@@ -18,7 +18,7 @@
 #include "agent/image.h"
 
 #define IMG_DIGEST_MAX 72 /* "sha256:" + 64 hex + NUL */
-#define IMG_REF_MAX 512
+#define IMG_REF_MAX 800 /* holds any formatted struct img_ref */
 #define IMG_JSON_MAX (16u << 20) /* manifests, configs, index files */
 
 #define IMG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
