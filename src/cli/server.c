@@ -231,6 +231,7 @@ int gt_cmd_server(int argc, char **argv)
 	struct gt_agent *agent = NULL;
 	struct gt_store_options so = { 0 };
 	char *token = NULL, *url = NULL, path[PATH_MAX], kc[PATH_MAX], host[256] = "";
+	char node[256], pvroot[PATH_MAX];
 	const char *sans[3] = { NULL, NULL, NULL };
 	struct gt_err err;
 	sigset_t set;
@@ -294,8 +295,20 @@ int gt_cmd_server(int argc, char **argv)
 		snprintf(kc, sizeof(kc), "%s/admin.kubeconfig", o.data_dir);
 	if (write_kubeconfig(kc, url, tls.ca_pem, token, &err) < 0)
 		goto fail;
-	if (gt_controllers_start(api, &ctl, &err) < 0)
-		goto fail;
+	/* Node names are DNS subdomains: lower-case the host name. */
+	snprintf(node, sizeof(node), "%s", o.node_name ? o.node_name : host[0] ? host : "localhost");
+	for (char *p = node; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	snprintf(pvroot, sizeof(pvroot), "%s/agent/pv", o.data_dir);
+	{
+		struct gt_controllers_config ccfg = {
+			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
+		};
+
+		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)
+			goto fail;
+	}
 	gt_info("gantry server %s listening on %s", GT_VERSION, url);
 	gt_info("kubeconfig written to %s (try: kubectl --kubeconfig %s get namespaces)", kc, kc);
 	if (!o.no_agent) {
@@ -304,15 +317,10 @@ int gt_cmd_server(int argc, char **argv)
 			.root_dir = path, .token = token, .backoff_base_ms = o.backoff_base_ms,
 			.backoff_max_ms = o.backoff_max_ms, .gpu_dev_dir = o.gpu_dev_dir,
 		};
-		char node[256], self[PATH_MAX];
+		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 		self[n > 0 ? n : 0] = '\0';
-		/* Node names are DNS subdomains: lower-case the host name. */
-		snprintf(node, sizeof(node), "%s", o.node_name ? o.node_name : host[0] ? host : "localhost");
-		for (char *p = node; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p + 32);
 		snprintf(path, sizeof(path), "%s/agent", o.data_dir);
 		ac.node_name = node;
 		ac.self_exe = self;

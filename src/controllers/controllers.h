@@ -10,8 +10,14 @@
 
 struct gt_controllers;
 
-/* Starts the controllers' threads.  api must outlive them. */
-int gt_controllers_start(struct gt_api *api, struct gt_controllers **out, struct gt_err *err);
+struct gt_controllers_config {
+	const char *pv_root;     /* local-path volumes go here (the embedded agent's ROOT/pv) */
+	const char *node_name;   /* ... on this node; NULL: no provisioner */
+};
+
+/* Starts the controllers' threads.  api must outlive them; cfg is copied. */
+int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config *cfg,
+			 struct gt_controllers **out, struct gt_err *err);
 /* Stops and joins them (NULL ok). */
 void gt_controllers_stop(struct gt_controllers *c);
 
@@ -21,5 +27,7 @@ void gt_controllers_stop(struct gt_controllers *c);
  * tests.  Returns the number of writes it made.
  */
 int gt_gc_pass(struct gt_api *api);
+/* One pass of the local-path provisioner (pvc.c).  Returns writes made. */
+int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg);
 
 #endif

@@ -309,6 +309,8 @@ int gt_gc_pass(struct gt_api *api)
 
 struct gt_controllers {
 	struct gt_api *api;
+	struct gt_controllers_config cfg;
+	char *pv_root, *node;
 	pthread_t gc;
 	_Atomic bool stop;
 };
@@ -316,7 +318,7 @@ struct gt_controllers {
 /* Whether an event can give the collector or a finalizer something to do. */
 static bool relevant(const struct gt_event *ev)
 {
-	if (ev->type == GT_EVENT_DELETED)
+	if (ev->type == GT_EVENT_DELETED || !strncmp(ev->obj->key, "core/persistentvolumeclaims/", 28))
 		return true;
 	return gt_json_path(ev->obj->obj, "metadata.ownerReferences") ||
 	       gt_json_path(ev->obj->obj, "metadata.deletionTimestamp");
@@ -362,18 +364,28 @@ static void *gc_main(void *arg)
 			 * next pass, so chains (Deployment → ReplicaSet → Pod)
 			 * unwind over consecutive passes. */
 			gt_gc_pass(c->api);
+			gt_pvc_pass(c->api, &c->cfg);
 		}
 	}
 	gt_watch_close(w);
 	return NULL;
 }
 
-int gt_controllers_start(struct gt_api *api, struct gt_controllers **out, struct gt_err *err)
+int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config *cfg,
+			 struct gt_controllers **out, struct gt_err *err)
 {
 	struct gt_controllers *c = xcalloc(1, sizeof(*c));
 
 	c->api = api;
+	if (cfg && cfg->pv_root && cfg->node_name) {
+		c->pv_root = xstrdup(cfg->pv_root);
+		c->node = xstrdup(cfg->node_name);
+		c->cfg.pv_root = c->pv_root;
+		c->cfg.node_name = c->node;
+	}
 	if (pthread_create(&c->gc, NULL, gc_main, c)) {
+		free(c->pv_root);
+		free(c->node);
 		free(c);
 		return gt_err_set(err, -EAGAIN, "cannot start the garbage collector thread");
 	}
@@ -387,5 +399,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 		return;
 	atomic_store(&c->stop, true);
 	pthread_join(c->gc, NULL);
+	free(c->pv_root);
+	free(c->node);
 	free(c);
 }
