@@ -163,8 +163,36 @@ static const json_t *container_spec(const json_t *pod, const struct ctr *c)
 	return NULL;
 }
 
+/* The registry credentials of the pod's imagePullSecrets: an array of
+ * parsed .dockerconfigjson / .dockercfg documents. */
+static json_t *pull_secrets(struct pod *p, const json_t *refs)
+{
+	json_t *out = json_array(), *ref;
+	size_t i;
+
+	json_array_foreach(refs, i, ref) {
+		json_t *sec = NULL, *doc = NULL, *v;
+		unsigned char *dec = NULL;
+		size_t len;
+
+		if (api_get(p->a, "secrets", p->ns, gt_json_str(ref, "name") ?: "", &sec, NULL) < 0)
+			continue;
+		v = json_object_get(gt_json_path(sec, "data"), ".dockerconfigjson");
+		if (!v)
+			v = json_object_get(gt_json_path(sec, "data"), ".dockercfg");
+		if (json_is_string(v) &&
+		    gt_base64_decode(json_string_value(v), strlen(json_string_value(v)), &dec, &len) == 0 &&
+		    gt_json_parse((const char *)dec, len, &doc, NULL) == 0)
+			json_array_append_new(out, doc);
+		free(dec);
+		json_decref(sec);
+	}
+	return out;
+}
+
 /* The image's rootfs for attempt dir d: mounted overlay, or NULL for `host`. */
-static int prepare_rootfs(struct pod *p, struct ctr *c, const json_t *spec, const char *d,
+static int prepare_rootfs(struct pod *p, const json_t *pod, struct ctr *c, const json_t *spec,
+			  const char *d,
 			  char *rootfs, size_t n, json_t **image_config, struct gt_err *err)
 {
 	const char *image = gt_json_str(spec, "image") ?: "";
@@ -185,13 +213,25 @@ static int prepare_rootfs(struct pod *p, struct ctr *c, const json_t *spec, cons
 			return gt_err_set(err, -ENOENT,
 					  "Container image \"%s\" is not present with pull policy of Never",
 					  image);
-		r = gt_image_pull(p->a->images, image, NULL, NULL, err);
+		json_t *auths = pull_secrets(p, gt_json_path(pod, "spec.imagePullSecrets"));
+
+		r = gt_image_pull(p->a->images, image, json_array_size(auths) ? auths : NULL, NULL, err);
+		json_decref(auths);
 		if (r < 0 && !gt_image_present(p->a->images, image))
 			return r;
 	}
 	if ((r = gt_image_get(p->a->images, image, &img, err)) < 0)
 		return r;
-	snprintf(c->image_id, sizeof(c->image_id), "%s", img.id ? img.id : "");
+	{
+		/* imageID as the kubelet reports it: <repository>@<digest> */
+		const char *ref = img.ref ? img.ref : image, *at = strchr(ref, '@');
+		const char *colon = strrchr(ref, ':'), *slash = strrchr(ref, '/');
+		size_t repo = at ? (size_t)(at - ref) :
+			      colon && (!slash || colon > slash) ? (size_t)(colon - ref) : strlen(ref);
+
+		snprintf(c->image_id, sizeof(c->image_id), "%.*s@%s", (int)repo, ref,
+			 img.digest ? img.digest : img.id ? img.id : "");
+	}
 	snprintf(rootfs, n, "%s/rootfs", d);
 	snprintf(upper, sizeof(upper), "%s/upper", d);
 	snprintf(work, sizeof(work), "%s/work", d);
@@ -219,7 +259,7 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 		return gt_err_set(err, -ENOENT, "container %s is not in the pod spec", c->name);
 	ctr_dir(p, c, attempt, d, sizeof(d));
 	gt_mkdir_p(d, 0755);
-	if ((r = prepare_rootfs(p, c, spec, d, rootfs, sizeof(rootfs), &image_config, err)) < 0) {
+	if ((r = prepare_rootfs(p, pod, c, spec, d, rootfs, sizeof(rootfs), &image_config, err)) < 0) {
 		set_waiting(c, r == -ENOENT && strstr(err->msg, "Never") ? "ErrImageNeverPull" :
 			    "ErrImagePull", err->msg);
 		return r;
@@ -817,6 +857,20 @@ static void step(struct pod *p, const json_t *pod)
 				continue;
 			}
 			c->restarts++;
+		}
+		if (!c->started && c->retry_at_ms > gt_now_ms()) {
+			/* a failed pull waits out its back-off */
+			if (!strcmp(c->waiting_reason, "ErrImagePull") ||
+			    !strcmp(c->waiting_reason, "ImagePullBackOff")) {
+				char msg[600];
+
+				snprintf(msg, sizeof(msg), "Back-off pulling image \"%s\"",
+					 gt_json_str(spec, "image") ?: "");
+				set_waiting(c, "ImagePullBackOff", msg);
+			}
+			if (c->init)
+				init_done = false;
+			continue;
 		}
 		gt_err_clear(&err);
 		if (start_container(p, c, pod, &err) < 0) {
