@@ -264,7 +264,19 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 			    "ErrImagePull", err->msg);
 		return r;
 	}
-	if ((r = gt_env_build(pod, spec, api_get, p->a, &env, err)) < 0 ||
+	{
+		/* fieldRefs see the addresses this agent just gave the pod, which
+		 * the API's copy may not show yet */
+		json_t *view = json_deep_copy(pod);
+
+		gt_json_set_str(view, "status.podIP", p->ip);
+		gt_json_set(view, "status.podIPs", json_pack("[{s:s}]", "ip", p->ip));
+		gt_json_set_str(view, "status.hostIP", p->a->host_ip);
+		gt_json_set(view, "status.hostIPs", json_pack("[{s:s}]", "ip", p->a->host_ip));
+		r = gt_env_build(view, spec, api_get, p->a, &env, err);
+		json_decref(view);
+	}
+	if (r < 0 ||
 	    (r = gt_volumes_container_mounts(pod, spec, p->vol_paths, &mounts, err)) < 0) {
 		set_waiting(c, "CreateContainerConfigError", err->msg);
 		goto out;
