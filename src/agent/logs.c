@@ -174,6 +174,7 @@ static bool qbool(struct gt_http_req *req, const char *name)
 	return v && gt_parse_bool(v, &b) == 0 && b;
 }
 
+bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req);
 void gt_agent_logs_handler(struct gt_http_req *req, void *ctx);
 void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 {
@@ -190,6 +191,8 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 		reply_text(req, 401, "Unauthorized");
 		return;
 	}
+	if (gt_agent_stream_handler(a, req))
+		return;
 	if (sscanf(path, "/containerLogs/%253[^/]/%253[^/]/%63[^/]", ns, name, cname) != 3) {
 		reply_text(req, 404, "not found");
 		return;

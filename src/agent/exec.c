@@ -1,0 +1,472 @@
+/*
+ * exec.c - the agent side of exec and port-forward.  The API server opens
+ * GET /exec/<ns>/<pod>/<container>?command=..&stdin&stdout&stderr&tty or
+ * GET /portforward/<ns>/<pod>?port=P with "Upgrade: gantry-stream" and then
+ * speaks the channel framing of http/chanframe.h.  exec runs `runc exec`
+ * in the container (a pseudo-terminal for tty, whose size follows resize
+ * frames); port-forward connects to 127.0.0.1:P inside the pod's network
+ * namespace, so ports that only listen on the pod's localhost work too.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "base/log.h"
+#include "http/chanframe.h"
+#include "http/server.h"
+
+extern char **environ;
+
+struct sess {
+	struct gt_agent *a;
+	struct gt_http_upgraded *u;
+	pthread_mutex_t wlock;
+	/* exec */
+	char id[256], rroot[4096], runtime[64];
+	char **argv;
+	size_t argc;
+	bool in, out, err, tty;
+	/* port-forward */
+	bool pf;
+	char netns[4096];
+	int port;
+	/* running state */
+	pid_t pid;
+	int fd_in, fd_out, fd_err, master;
+};
+
+static int up_write(void *ctx, const void *buf, size_t n)
+{
+	return gt_http_upgraded_write(ctx, buf, n);
+}
+
+static ssize_t up_read(void *ctx, void *buf, size_t n)
+{
+	return gt_http_upgraded_read(ctx, buf, n);
+}
+
+static void send_frame(struct sess *s, int ch, const void *data, size_t len)
+{
+	pthread_mutex_lock(&s->wlock);
+	gt_chan_write(up_write, s->u, ch, data, len);
+	pthread_mutex_unlock(&s->wlock);
+}
+
+static void send_status(struct sess *s, json_t *st)
+{
+	size_t len;
+	char *j = gt_json_dump(st, &len);
+
+	send_frame(s, GT_CH_STATUS, j, len);
+	free(j);
+	json_decref(st);
+}
+
+struct pump {
+	struct sess *s;
+	int fd, ch;
+	pthread_t thr;
+	bool started;
+};
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	char buf[32768];
+
+	for (;;) {
+		ssize_t n = read(p->fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* EOF, or EIO on a pty whose other side closed */
+		send_frame(p->s, p->ch, buf, (size_t)n);
+	}
+	return NULL;
+}
+
+static void start_pump(struct pump *p, struct sess *s, int fd, int ch)
+{
+	p->s = s;
+	p->fd = fd;
+	p->ch = ch;
+	p->started = fd >= 0 && pthread_create(&p->thr, NULL, pump_main, p) == 0;
+}
+
+struct waiter {
+	struct sess *s;
+	struct pump out, err;
+	pthread_t thr;
+};
+
+/* Waits for the process, drains its output, sends the status, ends the session. */
+static void *wait_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct sess *s = w->s;
+	int status = 0, code;
+
+	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (w->out.started)
+		pthread_join(w->out.thr, NULL);
+	if (w->err.started)
+		pthread_join(w->err.thr, NULL);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	send_status(s, json_pack("{s:i}", "exitCode", code));
+	gt_http_upgraded_shutdown(s->u, SHUT_RDWR);
+	return NULL;
+}
+
+static void run_exec(struct sess *s)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, slave = -1;
+	posix_spawn_file_actions_t fa;
+	struct waiter w = { .s = s };
+	struct gt_buf payload = GT_BUF_INIT;
+	char **argv;
+	size_t n = 0;
+	int ch, r;
+
+	argv = xcalloc(s->argc + 8, sizeof(char *));
+	argv[n++] = s->runtime;
+	argv[n++] = "--root";
+	argv[n++] = s->rroot;
+	argv[n++] = "exec";
+	if (s->tty)
+		argv[n++] = "--tty";
+	argv[n++] = s->id;
+	for (size_t i = 0; i < s->argc; i++)
+		argv[n++] = s->argv[i];
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	if (s->tty) {
+		if (openpty(&s->master, &slave, NULL, NULL, NULL) < 0) {
+			send_status(s, json_pack("{s:s}", "error", "cannot allocate a terminal"));
+			goto out;
+		}
+		fcntl(s->master, F_SETFD, FD_CLOEXEC);
+		posix_spawn_file_actions_adddup2(&fa, slave, 0);
+		posix_spawn_file_actions_adddup2(&fa, slave, 1);
+		posix_spawn_file_actions_adddup2(&fa, slave, 2);
+	} else {
+		if ((s->in && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+		    pipe2(errp, O_CLOEXEC) < 0) {
+			send_status(s, json_pack("{s:s}", "error", "cannot create pipes"));
+			goto out;
+		}
+		if (s->in)
+			posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+		else
+			posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+		posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	}
+	r = posix_spawnp(&s->pid, s->runtime, &fa, NULL, argv, environ);
+	if (slave >= 0)
+		close(slave);
+	if (in[0] >= 0)
+		close(in[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	if (r) {
+		send_status(s, json_pack("{s:s}", "error", "cannot start the runtime"));
+		goto out;
+	}
+	s->fd_in = s->tty ? s->master : in[1];
+	if (s->tty) {
+		start_pump(&w.out, s, s->master, GT_CH_STDOUT);
+	} else {
+		start_pump(&w.out, s, out[0], GT_CH_STDOUT);
+		start_pump(&w.err, s, errp[0], GT_CH_STDERR);
+	}
+	pthread_create(&w.thr, NULL, wait_main, &w);
+	gt_buf_init(&payload);
+	while ((r = gt_chan_read(up_read, s->u, &ch, &payload)) == 1) {
+		if (ch == GT_CH_STDIN && s->fd_in >= 0) {
+			size_t off = 0;
+
+			while (off < payload.len) {
+				ssize_t k = write(s->fd_in, payload.data + off, payload.len - off);
+
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+		} else if (ch == GT_CH_CLOSE_STDIN) {
+			if (s->tty && s->fd_in >= 0) {
+				char eot = 4;
+
+				if (write(s->fd_in, &eot, 1) < 0)
+					gt_debug("exec: EOT: %s", strerror(errno));
+			} else if (s->fd_in >= 0) {
+				close(s->fd_in);
+				s->fd_in = -1;
+			}
+		} else if (ch == GT_CH_RESIZE && s->tty) {
+			json_t *sz = NULL;
+			int64_t wd = 0, ht = 0;
+
+			if (gt_json_parse(payload.data, payload.len, &sz, NULL) == 0 &&
+			    gt_json_int(sz, "Width", &wd) == 0 && gt_json_int(sz, "Height", &ht) == 0 &&
+			    wd > 0 && ht > 0 && wd < 10000 && ht < 10000) {
+				struct winsize ws = { .ws_row = (unsigned short)ht, .ws_col = (unsigned short)wd };
+
+				ioctl(s->master, TIOCSWINSZ, &ws);
+				kill(s->pid, SIGWINCH);
+			}
+			json_decref(sz);
+		}
+	}
+	/* client gone (or the process ended and the waiter closed us) */
+	if (r < 0 || r == 0)
+		kill(s->pid, SIGKILL);
+	pthread_join(w.thr, NULL);
+	if (!s->tty && s->fd_in >= 0)
+		close(s->fd_in);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (errp[0] >= 0)
+		close(errp[0]);
+	if (s->master >= 0)
+		close(s->master);
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	gt_buf_release(&payload);
+	free(argv);
+}
+
+/* ---- port-forward ---- */
+
+struct dial {
+	const char *netns;
+	int port, fd, err;
+};
+
+static void *dial_main(void *arg)
+{
+	struct dial *d = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->port) };
+
+	if (d->netns[0]) {
+		int ns = open(d->netns, O_RDONLY | O_CLOEXEC);
+
+		/* this thread only: it ends right after connecting */
+		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+			d->err = errno;
+			if (ns >= 0)
+				close(ns);
+			return NULL;
+		}
+		close(ns);
+	}
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	d->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		d->err = errno;
+		if (d->fd >= 0)
+			close(d->fd);
+		d->fd = -1;
+	}
+	return NULL;
+}
+
+static void *pf_pump(void *arg)
+{
+	struct pump *p = arg;
+	char buf[32768];
+
+	for (;;) {
+		ssize_t n = read(p->fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		send_frame(p->s, GT_CH_STDOUT, buf, (size_t)n);
+	}
+	/* the pod side closed: tell the other end */
+	send_frame(p->s, GT_CH_CLOSE_STDIN, NULL, 0);
+	return NULL;
+}
+
+static void run_portforward(struct sess *s)
+{
+	struct dial d = { .netns = s->netns, .port = s->port, .fd = -1 };
+	struct gt_buf payload = GT_BUF_INIT;
+	struct pump p = { .s = s };
+	pthread_t t;
+	int ch, r;
+
+	if (pthread_create(&t, NULL, dial_main, &d) == 0)
+		pthread_join(t, NULL);
+	if (d.fd < 0) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg),
+			 "failed to connect to localhost:%d inside namespace: %s", s->port,
+			 strerror(d.err ? d.err : ECONNREFUSED));
+		send_status(s, json_pack("{s:s}", "error", msg));
+		return;
+	}
+	p.fd = d.fd;
+	pthread_create(&p.thr, NULL, pf_pump, &p);
+	gt_buf_init(&payload);
+	while ((r = gt_chan_read(up_read, s->u, &ch, &payload)) == 1) {
+		if (ch == GT_CH_STDIN) {
+			size_t off = 0;
+
+			while (off < payload.len) {
+				ssize_t k = write(d.fd, payload.data + off, payload.len - off);
+
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+		} else if (ch == GT_CH_CLOSE_STDIN) {
+			shutdown(d.fd, SHUT_WR);
+		}
+	}
+	shutdown(d.fd, SHUT_RDWR);
+	pthread_join(p.thr, NULL);
+	close(d.fd);
+	gt_buf_release(&payload);
+}
+
+static void session_main(void *ctx, struct gt_http_upgraded *u)
+{
+	struct sess *s = ctx;
+
+	s->u = u;
+	if (s->pf)
+		run_portforward(s);
+	else
+		run_exec(s);
+}
+
+static void session_free(void *ctx)
+{
+	struct sess *s = ctx;
+
+	for (size_t i = 0; i < s->argc; i++)
+		free(s->argv[i]);
+	free(s->argv);
+	pthread_mutex_destroy(&s->wlock);
+	free(s);
+}
+
+static bool qflag(struct gt_http_req *req, const char *name)
+{
+	const char *v = gt_http_query(req, name);
+	bool b = false;
+
+	return v && gt_parse_bool(v, &b) == 0 && b;
+}
+
+static void reply_text(struct gt_http_req *req, int code, const char *msg)
+{
+	gt_http_reply(req, code, "text/plain", msg, strlen(msg));
+}
+
+/* Handles /exec/... and /portforward/...; returns false for other paths. */
+bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req);
+bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
+{
+	const char *path = gt_http_path(req);
+	char ns[254], name[254], cname[64] = "";
+	bool pf = !strncmp(path, "/portforward/", 13);
+	struct sess *s;
+	struct pod *p;
+	bool found = false;
+
+	if (!pf && strncmp(path, "/exec/", 6))
+		return false;
+	if (pf ? sscanf(path, "/portforward/%253[^/]/%253[^/]", ns, name) != 2 :
+		 sscanf(path, "/exec/%253[^/]/%253[^/]/%63[^/]", ns, name, cname) != 3) {
+		reply_text(req, 404, "not found");
+		return true;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->a = a;
+	s->pf = pf;
+	s->master = s->fd_in = s->fd_out = s->fd_err = -1;
+	pthread_mutex_init(&s->wlock, NULL);
+	snprintf(s->runtime, sizeof(s->runtime), "%s", a->runtime);
+	snprintf(s->rroot, sizeof(s->rroot), "%s/runc", a->root);
+	pthread_mutex_lock(&a->lock);
+	for (p = a->pods; p; p = p->next) {
+		if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)
+			continue;
+		if (pf) {
+			found = true;
+			if (!json_is_true(gt_json_path(p->obj, "spec.hostNetwork")))
+				snprintf(s->netns, sizeof(s->netns), "%s/netns", p->dir);
+		}
+		for (size_t i = 0; !pf && i < p->nctrs; i++)
+			if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].running) {
+				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, s->id, sizeof(s->id));
+				found = true;
+			}
+		break;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (!found) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), pf ? "pod %s/%s is not running on this node" :
+			 "container not found (\"%s\")", pf ? ns : cname, name);
+		if (!pf)
+			snprintf(msg, sizeof(msg), "container not found (\"%s\")", cname);
+		session_free(s);
+		reply_text(req, 404, msg);
+		return true;
+	}
+	if (pf) {
+		int64_t port;
+
+		if (gt_parse_i64(gt_http_query(req, "port") ?: "", &port) < 0 || port < 1 || port > 65535) {
+			session_free(s);
+			reply_text(req, 400, "invalid port");
+			return true;
+		}
+		s->port = (int)port;
+	} else {
+		const char *cmd[256];
+		size_t n = gt_http_query_all(req, "command", cmd, 256);
+
+		if (!n) {
+			session_free(s);
+			reply_text(req, 400, "you must specify at least one command for the container");
+			return true;
+		}
+		s->argv = xcalloc(n, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			s->argv[i] = xstrdup(cmd[i]);
+		s->argc = n;
+		s->in = qflag(req, "stdin");
+		s->out = qflag(req, "stdout");
+		s->err = qflag(req, "stderr");
+		s->tty = qflag(req, "tty");
+	}
+	gt_http_add_header(req, "Upgrade", "gantry-stream");
+	gt_http_reply_upgrade(req, 101, session_main, s, session_free);
+	return true;
+}
