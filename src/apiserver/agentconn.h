@@ -5,6 +5,7 @@
 #ifndef GT_APISERVER_AGENTCONN_H
 #define GT_APISERVER_AGENTCONN_H
 
+#include "base/err.h"
 #include "base/util.h"
 
 struct gt_api;
