@@ -537,6 +537,18 @@ int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err
 	}
 	if (d)
 		closedir(d);
+	snprintf(dir, sizeof(dir), "/sys/class/net/%s/brif", a.bridge);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] != '.') {
+			/* another agent's pods still use the bridge: keep it */
+			closedir(d);
+			d = NULL;
+			goto keep_bridge;
+		}
+	}
+	if (d)
+		closedir(d);
 	{
 		/* the pod bridge goes too (CNI leaves it behind) */
 		char *argv[] = { "ip", "link", "del", a.bridge, NULL };
@@ -547,6 +559,7 @@ int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err
 		if (posix_spawnp(&pid, "ip", NULL, NULL, argv, environ) == 0)
 			waitpid(pid, &status, 0);
 	}
+keep_bridge:
 	snprintf(dir, sizeof(dir), "%s/cni", root_dir);
 	gt_rm_rf(dir);
 	printf("removed %d pod(s) and bridge %s under %s\n", n, a.bridge, root_dir);

@@ -206,13 +206,20 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 		gt_parse_i64(v, &q.since);
 	if ((v = gt_http_query(req, "limitBytes")))
 		gt_parse_i64(v, &q.limit);
+	char reason[64] = "ContainerCreating";
+
 	pthread_mutex_lock(&a->lock);
 	for (p = a->pods; p; p = p->next) {
 		if (strcmp(p->ns, ns) || strcmp(p->name, name))
 			continue;
-		for (size_t i = 0; i < p->nctrs; i++)
-			if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].started)
+		for (size_t i = 0; i < p->nctrs; i++) {
+			if (strcmp(p->ctrs[i].name, cname))
+				continue;
+			if (p->ctrs[i].started)
 				attempt = p->ctrs[i].attempt - (q.previous ? 1 : 0);
+			else if (p->ctrs[i].waiting_reason[0])
+				snprintf(reason, sizeof(reason), "%s", p->ctrs[i].waiting_reason);
+		}
 		snprintf(dir, sizeof(dir), "%s", p->dir);
 		break;
 	}
@@ -224,8 +231,8 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 			snprintf(msg, sizeof(msg), "previous terminated container \"%s\" in pod \"%s\" not found",
 				 cname, name);
 		else
-			snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
-				 cname, name);
+			snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" is waiting to start: %s",
+				 cname, name, reason);
 		reply_text(req, 400, msg);
 		return;
 	}

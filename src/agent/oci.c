@@ -5,6 +5,7 @@
  * See oci.h for the mapping's contract and the `host` image.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -280,10 +281,72 @@ static void add_std(json_t *out, const json_t *extra, json_t *m)
 		json_array_append_new(out, m);
 }
 
+/*
+ * The host view: the container's root is a private directory that mirrors
+ * the host's top-level entries, each a recursive read-only bind of the
+ * host's (symlinks such as /bin -> usr/bin copied as they are).  Mount
+ * points that do not exist on the host (a volume at /data) can then be
+ * created in the private root, which runc makes read-only afterwards; the
+ * host's own / is never written.
+ */
+static int host_view(json_t *out, const char *root, const char *fp, struct gt_err *err)
+{
+	static const char *own[] = { "proc", "sys", "dev", "tmp" };
+	struct dirent *de;
+	DIR *d = opendir("/");
+
+	if (!d)
+		return gt_err_set(err, -errno, "%s: cannot read the host's /", fp);
+	while ((de = readdir(d))) {
+		char dst[4096], src[4096], target[4096];
+		struct stat st;
+		bool skip = de->d_name[0] == '.';
+		ssize_t n;
+
+		for (size_t i = 0; i < GT_ARRAY_SIZE(own) && !skip; i++)
+			skip = !strcmp(de->d_name, own[i]);
+		snprintf(src, sizeof(src), "/%s", de->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", root, de->d_name);
+		if (skip || lstat(src, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(src, target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			if (symlink(target, dst) < 0 && errno != EEXIST)
+				return closedir(d), gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+				return closedir(d), gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
+		} else if (S_ISREG(st.st_mode)) {
+			int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+
+			if (fd >= 0)
+				close(fd);
+		} else {
+			continue;
+		}
+		json_array_append_new(out, mnt(src, "bind", src, "rbind,rro"));
+	}
+	closedir(d);
+	/* mount points runc creates for the standard mounts */
+	for (size_t i = 0; i < GT_ARRAY_SIZE(own); i++) {
+		char dst[4096];
+
+		snprintf(dst, sizeof(dst), "%s/%s", root, own[i]);
+		mkdir(dst, 0755);
+	}
+	return 0;
+}
+
 static int build_mounts(const struct gt_oci_input *in, const char *fp, bool privileged,
-			json_t *config, struct gt_err *err)
+			const char *hostroot, json_t *config, struct gt_err *err)
 {
 	json_t *out = json_array();
+	int rc;
 	const json_t *extra = in->mounts;
 	bool host = !in->rootfs;
 	size_t i;
@@ -293,8 +356,10 @@ static int build_mounts(const struct gt_oci_input *in, const char *fp, bool priv
 		json_decref(out);
 		return gt_err_set(err, -EINVAL, "%s: mounts must be an array", fp);
 	}
-	if (host)
-		json_array_append_new(out, mnt("/", "bind", "/", "rbind,rro"));
+	if (host && (rc = host_view(out, hostroot, fp, err)) < 0) {
+		json_decref(out);
+		return rc;
+	}
 	add_std(out, extra, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
 	add_std(out, extra, mnt("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
 	add_std(out, extra, mnt("/dev/pts", "devpts", "devpts",
@@ -553,7 +618,7 @@ int gt_oci_config(const struct gt_oci_input *in, json_t **config, struct gt_err 
 						   gt_json_bool(sc, "readOnlyRootFilesystem", false)));
 	if (in->netns_path && in->hostname && *in->hostname)
 		json_object_set_new(cfg, "hostname", json_string(in->hostname));
-	if ((r = build_mounts(in, fp, privileged, cfg, err)) < 0 ||
+	if ((r = build_mounts(in, fp, privileged, hostroot, cfg, err)) < 0 ||
 	    (r = build_resources(in, fp, privileged, linux_, err)) < 0)
 		goto fail;
 	if (in->cgroups_path)

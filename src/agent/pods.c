@@ -363,6 +363,9 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	snprintf(exitp, sizeof(exitp), "%s/exit", d);
 	snprintf(pidp, sizeof(pidp), "%s/pid", d);
 	rt_of(p->a, &rt, rroot, sizeof(rroot));
+	/* an attempt counts from here, even one runc refuses (back-off) */
+	c->started_ms = gt_now_ms();
+	now_rfc3339(c->started_at);
 	{
 		struct gt_rt_start s = { .id = id, .bundle = bundle, .log_path = logp,
 					 .exit_path = exitp, .pid_path = pidp,
@@ -378,8 +381,6 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 		goto out;
 	}
 	c->running = true;
-	c->started_ms = gt_now_ms();
-	now_rfc3339(c->started_at);
 	c->ready = false;
 	c->startup_ok = !json_object_get(spec, "startupProbe");
 	c->live_fail = c->ready_fail = c->ready_ok = c->startup_fail = 0;
@@ -614,7 +615,8 @@ static void init_ctrs(struct pod *p, const json_t *pod)
 			snprintf(c->name, sizeof(c->name), "%s", gt_json_str(e, "name") ?: "");
 			snprintf(c->image, sizeof(c->image), "%s", gt_json_str(e, "image") ?: "");
 			c->init = l == 0;
-			set_waiting(c, "ContainerCreating", NULL);
+			set_waiting(c, !c->init && json_array_size(gt_json_path(pod, lists[0])) ?
+				    "PodInitializing" : "ContainerCreating", NULL);
 			/* Re-adoption: the highest attempt directory is the current one. */
 			snprintf(base, sizeof(base), "%s/containers/%s", p->dir, c->name);
 			dir = opendir(base);
@@ -647,6 +649,16 @@ static void report(struct pod *p)
 	}
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
 	body = json_pack("{s:O}", "status", st);
+	/* a merge patch keeps what it does not mention: clear what went away */
+	{
+		json_t *bst = json_object_get(body, "status");
+		static const char *optional[] = { "reason", "message", "podIP", "podIPs",
+						   "initContainerStatuses" };
+
+		for (size_t i = 0; i < GT_ARRAY_SIZE(optional); i++)
+			if (!json_object_get(bst, optional[i]))
+				json_object_set_new(bst, optional[i], json_null());
+	}
 	gt_err_clear(&err);
 	if (gt_client_patch(p->a->client, path, "application/merge-patch+json", body, NULL, &err) < 0) {
 		if (err.code != -ENOENT)
@@ -907,6 +919,7 @@ static void *worker(void *arg)
 	struct pod *p = arg;
 	json_t *pod = pod_snapshot(p);
 	char path[4096];
+	int64_t last_refresh = gt_now_ms();
 
 	init_ctrs(p, pod);
 	gt_mkdir_p(p->dir, 0755);
@@ -983,6 +996,16 @@ static void *worker(void *arg)
 			; /* Failed at admission: nothing runs */
 		else if (!pod_finished(p, pod))
 			step(p, pod);
+		if (p->volumes_ready && gt_now_ms() - last_refresh > 2000) {
+			struct gt_vol_ctx vc = { .pod_dir = p->dir, .get = api_get, .get_ctx = p->a };
+			char pv[4096];
+
+			/* configMap and secret volumes follow their sources */
+			snprintf(pv, sizeof(pv), "%s/pv", p->a->root);
+			vc.pv_root = pv;
+			gt_volumes_refresh(&vc, pod, NULL);
+			last_refresh = gt_now_ms();
+		}
 		else
 			for (size_t i = 0; i < p->nctrs; i++)
 				observe(p, &p->ctrs[i]);

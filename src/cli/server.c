@@ -34,6 +34,7 @@ struct server_opts {
 	bool plain_http;
 	const char *node_name;
 	const char *gpu_dev_dir;
+	const char *bridge, *subnet;
 	int backoff_base_ms, backoff_max_ms;
 	size_t history;
 	size_t max_body;
@@ -61,6 +62,9 @@ static void usage(FILE *f)
 		"  --node-name NAME        the embedded agent's node name (default: host name)\n"
 		"  --backoff-base-ms N     crash-loop back-off start for the embedded agent (10000)\n"
 		"  --backoff-max-ms N      and its cap (300000)\n"
+		"  --bridge NAME           the embedded agent's pod bridge (default gantry0)\n"
+		"  --subnet CIDR           its pod addresses (default 10.88.0.0/16); several\n"
+		"                          agents on one machine need their own bridge and subnet\n"
 		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
 		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
@@ -87,6 +91,8 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "insecure-http", no_argument, NULL, 'i' },
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "gpu-dev-dir", required_argument, NULL, 'G' },
+		{ "bridge", required_argument, NULL, 'B' },
+		{ "subnet", required_argument, NULL, 'S' },
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
@@ -112,6 +118,8 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		case 'i': o->plain_http = true; break;
 		case 'N': o->node_name = optarg; break;
 		case 'G': o->gpu_dev_dir = optarg; break;
+		case 'B': o->bridge = optarg; break;
+		case 'S': o->subnet = optarg; break;
 		case 'x':
 		case 'X':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX) {
@@ -316,6 +324,7 @@ int gt_cmd_server(int argc, char **argv)
 		struct gt_agent_config ac = {
 			.root_dir = path, .token = token, .backoff_base_ms = o.backoff_base_ms,
 			.backoff_max_ms = o.backoff_max_ms, .gpu_dev_dir = o.gpu_dev_dir,
+			.bridge = o.bridge, .subnet = o.subnet,
 		};
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
