@@ -456,9 +456,17 @@ static void observe(struct pod *p, struct ctr *c)
 				json_object_set_new(term, "message", json_stringn(msg, len > 4096 ? 4096 : len));
 			free(msg);
 		}
+		c->running = false;
+		if (!strcmp(c->waiting_reason, "CrashLoopBackOff")) {
+			/* backing off after this very exit: keep showing the wait,
+			 * with the exit as lastState */
+			json_decref(c->last);
+			c->last = json_pack("{s:o}", "terminated", term);
+			c->ready = false;
+			return;
+		}
 		json_decref(c->state);
 		c->state = json_pack("{s:o}", "terminated", term);
-		c->running = false;
 		c->ready = false;
 		if (c->init && st.exit_code == 0)
 			c->done = true;
