@@ -366,6 +366,7 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	/* an attempt counts from here, even one runc refuses (back-off) */
 	c->started_ms = gt_now_ms();
 	now_rfc3339(c->started_at);
+	c->waiting_reason[0] = '\0'; /* a new attempt ends the previous wait */
 	{
 		struct gt_rt_start s = { .id = id, .bundle = bundle, .log_path = logp,
 					 .exit_path = exitp, .pid_path = pidp,

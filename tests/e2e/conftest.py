@@ -470,3 +470,174 @@ def poll(fn, timeout=15, interval=0.1):
         time.sleep(interval)
         v = fn()
     return v
+
+
+# ---- node agent helpers (tests/e2e/test_agent_*.py) ------------------------
+# A module starts ONE server with the embedded agent (agent_server), shares it
+# between its tests and ends it with agent_teardown: pods deleted, server
+# stopped, `gantry node reset`, then a check that nothing leaked (runc
+# containers, mounts, processes, cgroups, iptables rules of its pods).
+import glob  # noqa: E402
+
+
+def agent_server(new_server, node, *extra):
+    """A server with the embedded agent as node NODE (fast crash-loop back-off);
+    returns it once the Node is Ready.  Adds .node, .agent_root, .pod_uids."""
+    srv = new_server("--node-name", node, "--backoff-base-ms", "300", "--backoff-max-ms", "1000",
+                     *extra, agent=True)
+    srv.node, srv.agent_root, srv.pod_uids = node, os.path.join(srv.data_dir, "agent"), set()
+    wait_node_ready(srv)
+    return srv
+
+
+def wait_node_ready(srv, timeout=20):
+    def ready():
+        r = srv.request("GET", "/api/v1/nodes/" + srv.node)
+        return r.status == 200 and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                       for c in r.json().get("status", {}).get("conditions", []))
+    assert poll(ready, timeout), "node %s not Ready:\n%s" % (srv.node, srv.log_tail())
+
+
+def runc_list(root):
+    """Ids of the runc containers under an agent root (runc --root ROOT/runc)."""
+    if not os.path.isdir(os.path.join(root, "runc")):
+        return {}
+    p = subprocess.run(["runc", "--root", os.path.join(root, "runc"), "list", "-f", "json"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, "runc list: %s" % p.stderr
+    return {c["id"]: c["status"] for c in json.loads(p.stdout or "null") or []}
+
+
+def agent_leaks(srv):
+    """What an agent left behind on this host: [] when nothing."""
+    leaks = []
+    root = srv.agent_root
+    left = runc_list(root)
+    if left:
+        leaks.append("runc containers: %s" % left)
+    with open("/proc/self/mounts") as f:
+        mnts = [l.split()[1] for l in f if l.split()[1].startswith(srv.data_dir)]
+    if mnts:
+        leaks.append("mounts: %s" % mnts)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open("/proc/%s/cgroup" % pid) as f:
+                cg = f.read()
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and (root in cmd or any(u in cg for u in srv.pod_uids)):
+            leaks.append("process %s: %s" % (pid, cmd[:200]))
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    for uid in srv.pod_uids:
+        if uid in rules:
+            leaks.append("iptables rules of pod %s" % uid)
+        for d in glob.glob("/sys/fs/cgroup/*/gantry/pod" + uid):
+            leaks.append("cgroup " + d)
+    if os.path.isdir(os.path.join(root, "pods")) and os.listdir(os.path.join(root, "pods")):
+        leaks.append("pod dirs: %s" % os.listdir(os.path.join(root, "pods")))
+    return leaks
+
+
+def agent_teardown(srv):
+    """Delete every pod, stop the server, `gantry node reset`; fail on leaks."""
+    problems = []
+    if srv.alive():
+        try:
+            for p in srv.get("/api/v1/pods")["items"]:
+                m = p["metadata"]
+                srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (m["namespace"], m["name"]),
+                            {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+            pods = os.path.join(srv.agent_root, "pods")
+            poll(lambda: not os.path.isdir(pods) or not os.listdir(pods), 15)
+        except Exception as e:  # noqa: BLE001 - still stop and reset
+            problems.append("deleting pods: %r" % e)
+    rc = srv.stop()
+    srv.proc = None
+    if rc not in (0, None):
+        problems.append("server exit status %r" % (rc,))
+    p = subprocess.run([srv.bin, "node", "reset", "--root-dir", srv.agent_root],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        problems.append("node reset rc %d: %s%s" % (p.returncode, p.stdout, p.stderr))
+    leaks = agent_leaks(srv)
+    if leaks:
+        problems.append("left behind after node reset: " + "; ".join(leaks))
+    if problems:
+        pytest.fail("agent teardown (%s):\n%s\n--- server log tail ---\n%s"
+                    % (srv.node, "\n".join(problems), srv.log_tail(40)), pytrace=False)
+
+
+def hctr(name, script, **fields):
+    """A container of the `host` image running `sh -c SCRIPT`."""
+    c = {"name": name, "image": "host", "command": ["sh", "-c", script]}
+    c.update(fields)
+    return c
+
+
+def pod_body(name, node, containers, restart="Never", **spec):
+    s = {"nodeName": node, "restartPolicy": restart, "containers": containers}
+    s.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": s}
+
+
+def create_pod(srv, ns, body):
+    """POST a pod (bound to the agent's node unless it says otherwise)."""
+    body["spec"].setdefault("nodeName", srv.node)
+    p = srv.create("/api/v1/namespaces/%s/pods" % ns, body)
+    srv.pod_uids.add(p["metadata"]["uid"])
+    return p
+
+
+def get_pod(srv, ns, name):
+    return srv.get("/api/v1/namespaces/%s/pods/%s" % (ns, name))
+
+
+def pod_dump(srv, ns, name):
+    r = srv.request("GET", "/api/v1/namespaces/%s/pods/%s" % (ns, name))
+    st = json.dumps(r.json().get("status"), indent=1) if r.status == 200 else repr(r)
+    logs = [l for l in srv.log_tail(400).splitlines() if "agent" in l or name in l][-25:]
+    return "pod %s/%s status:\n%s\n--- agent log ---\n%s" % (ns, name, st, "\n".join(logs))
+
+
+def wait_pod(srv, ns, name, pred, timeout=30, what="condition"):
+    """Poll the pod until pred(pod) is truthy; returns the pod.  Then also
+    reads it with the Python client (its models must accept the status)."""
+    last = [None]
+
+    def check():
+        last[0] = get_pod(srv, ns, name)
+        return pred(last[0])
+    if not poll(check, timeout, 0.1):
+        raise AssertionError("pod %s/%s: no %s in %ss\n%s"
+                             % (ns, name, what, timeout, pod_dump(srv, ns, name)))
+    py_read_pod(srv, ns, name)
+    return last[0]
+
+
+def phase_is(*phases):
+    return lambda p: p.get("status", {}).get("phase") in phases
+
+
+def py_read_pod(srv, ns, name):
+    from kubernetes import client
+    return client.CoreV1Api(srv.api_client()).read_namespaced_pod(name, ns)
+
+
+def cstatus(pod, name, init=False):
+    """The containerStatuses (or initContainerStatuses) entry for NAME."""
+    key = "initContainerStatuses" if init else "containerStatuses"
+    for s in pod.get("status", {}).get(key) or []:
+        if s.get("name") == name:
+            return s
+    return {}
+
+
+def pod_logs(srv, ns, name, expect=200, **params):
+    """GET pods/log (params: container, previous, tailLines, timestamps...) as text."""
+    q = urllib.parse.urlencode({k: (str(v).lower() if isinstance(v, bool) else v)
+                                for k, v in params.items()})
+    r = srv.request("GET", "/api/v1/namespaces/%s/pods/%s/log%s" % (ns, name, "?" + q if q else ""))
+    assert r.status == expect, "logs %s/%s %s: %r" % (ns, name, q, r)
+    return r.body.decode("utf-8", "replace")
