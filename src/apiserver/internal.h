@@ -49,6 +49,7 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 void gt_handle_watch(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_review(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt);
+void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 
 /* ---- request helpers (request.c) ---- */
 /* Parses the body as JSON, YAML-free: JSON or Kubernetes protobuf by Content-Type. */

@@ -730,6 +730,8 @@ static bool sub_allowed(const struct route *rt)
 		return rt->res->subresources & GT_SUB_BINDING;
 	if (!strcmp(s, "log"))
 		return rt->res->subresources & GT_SUB_LOG;
+	if (!strcmp(s, "exec") || !strcmp(s, "attach") || !strcmp(s, "portforward"))
+		return rt->res->subresources & GT_SUB_EXEC;
 	return false;
 }
 
@@ -746,6 +748,11 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 	}
 	if (!sub_allowed(rt)) {
 		gt_reply_errorf(req, -ENOENT, "the server could not find the requested resource");
+		return;
+	}
+	if ((!strcmp(rt->sub, "exec") || !strcmp(rt->sub, "attach") || !strcmp(rt->sub, "portforward")) &&
+	    (!strcmp(m, "GET") || !strcmp(m, "POST"))) {
+		gt_handle_pod_stream(api, req, rt);
 		return;
 	}
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
