@@ -18,6 +18,9 @@
  * The stream table is an array sorted by id: client stream ids only grow,
  * so a new stream is appended and lookups are binary searches.  A stream
  * leaves it when both sides have sent FIN, or on RST_STREAM either way.
+ *
+ * The Kubernetes helpers at the end (exec stream sets, port-forward pairs)
+ * only look at STREAM events' headers; they do no I/O.
  */
 #include <pthread.h>
 #include <stdarg.h>
