@@ -52,6 +52,7 @@ struct pod {
 	char ip[64];
 	bool sandbox_ready, volumes_ready, gpus_ready;
 	bool rejected;          /* admission failed: the pod is Failed for good */
+	int64_t gpu_wait_until; /* admission retries GPUs until then */
 	json_t *vol_paths;
 	struct ctr *ctrs;
 	size_t nctrs;

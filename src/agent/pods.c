@@ -383,6 +383,14 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	}
 	c->running = true;
 	c->ready = false;
+	{
+		char f[4096];
+
+		snprintf(f, sizeof(f), "%s/image-id", d);
+		gt_write_file_atomic(f, c->image_id, strlen(c->image_id), 0644);
+		snprintf(f, sizeof(f), "%s/started-at", d);
+		gt_write_file_atomic(f, c->started_at, strlen(c->started_at), 0644);
+	}
 	c->startup_ok = !json_object_get(spec, "startupProbe");
 	c->live_fail = c->ready_fail = c->ready_ok = c->startup_fail = 0;
 	memset(c->next_probe_ms, 0, sizeof(c->next_probe_ms));
@@ -419,12 +427,27 @@ static void observe(struct pod *p, struct ctr *c)
 	if (st.status == GT_RT_RUNNING || st.status == GT_RT_CREATED) {
 		if (!c->running) {
 			/* re-adopted: it was started (and past its startup probe)
-			 * by an earlier agent */
+			 * by an earlier agent; its start time and image come from
+			 * the shim and the attempt directory */
+			char f[4096], *v = NULL;
+			size_t len;
+
 			c->running = true;
 			c->startup_ok = true;
 			c->started_ms = gt_now_ms();
+			snprintf(f, sizeof(f), "%s/started-at", d);
+			if (gt_read_file(f, &v, &len) == 0 && len)
+				snprintf(c->started_at, sizeof(c->started_at), "%s", v);
+			else if (st.started_at[0])
+				snprintf(c->started_at, sizeof(c->started_at), "%s", st.started_at);
+			free(v);
+			v = NULL;
 			if (!c->started_at[0])
 				now_rfc3339(c->started_at);
+			snprintf(f, sizeof(f), "%s/image-id", d);
+			if (!c->image_id[0] && gt_read_file(f, &v, &len) == 0)
+				snprintf(c->image_id, sizeof(c->image_id), "%s", v);
+			free(v);
 			json_decref(c->state);
 			c->state = json_pack("{s:{s:s}}", "running", "startedAt", c->started_at);
 		}
@@ -657,7 +680,7 @@ static void report(struct pod *p)
 		return;
 	}
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
-	body = json_pack("{s:O}", "status", st);
+	body = json_pack("{s:o}", "status", json_deep_copy(st)); /* st stays as reported */
 	/* a merge patch keeps what it does not mention: clear what went away */
 	{
 		json_t *bst = json_object_get(body, "status");
@@ -829,6 +852,12 @@ static void step(struct pod *p, const json_t *pod)
 		char file[4096], held[256];
 
 		if (n > 0 && gt_gpu_allocate(&p->a->gpus, p->uid, n, &err) < 0) {
+			/* GPUs of a pod deleted a moment ago are freed when its
+			 * worker has torn it down: give that a few seconds */
+			if (!p->gpu_wait_until)
+				p->gpu_wait_until = gt_now_ms() + 5000;
+			if (gt_now_ms() < p->gpu_wait_until)
+				return;
 			/* the kubelet rejects such a pod at admission: Failed for good */
 			p->rejected = true;
 			snprintf(p->pod_reason, sizeof(p->pod_reason), "%s", "UnexpectedAdmissionError");
@@ -1034,6 +1063,7 @@ struct pod *gt_pod_new(struct gt_agent *a, const json_t *obj)
 	snprintf(p->name, sizeof(p->name), "%s", gt_json_str(obj, "metadata.name") ?: "");
 	snprintf(p->dir, sizeof(p->dir), "%s/pods/%s", a->root, p->uid);
 	p->obj = json_deep_copy(obj);
+	p->wake = true; /* start at once, not after the first poll interval */
 	{
 		const char *st = gt_json_str(obj, "status.startTime");
 

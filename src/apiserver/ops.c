@@ -459,8 +459,11 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 		*out = d;
 		return 0;
 	}
-	/* The last finalizer removed from an object being deleted: delete it. */
-	if (gt_json_path(cur->obj, "metadata.deletionTimestamp") && !json_array_size(fin)) {
+	/* The last finalizer removed from an object being deleted: delete it.
+	 * (An object being deleted without finalizers, e.g. a pod in its grace
+	 * period, stays until its own final delete.) */
+	if (gt_json_path(cur->obj, "metadata.deletionTimestamp") && !json_array_size(fin) &&
+	    json_array_size(gt_json_path(cur->obj, "metadata.finalizers"))) {
 		json_decref(res);
 		rc = gt_store_write(api->store, GT_WRITE_DELETE, key, NULL, cur->mod_rev, out, err);
 		if (rc == 0)
