@@ -15,26 +15,33 @@
 #include "apiserver/agentconn.h"
 #include "apiserver/channels.h"
 #include "apiserver/internal.h"
+#include "apiserver/stream_int.h"
 #include "apiserver/ws.h"
 #include "base/log.h"
 #include "http/chanframe.h"
 
-int gt_exec_spdy(struct gt_api *api, struct gt_http_req *req, struct route *rt,
-		 const char *node, const char *agent_path, bool portforward, const char *const *argv,
-		 size_t argc, bool in, bool out, bool errs, bool tty);
-
 /* ---- the agent side of a bridge ---- */
 
-struct agent_end {
-	int fd;
-	struct gt_buf pending;  /* bytes that came behind the 101 */
-	size_t off;
-	pthread_mutex_t wlock;
-};
-
-static ssize_t agent_read(void *ctx, void *buf, size_t n)
+void gt_agent_end_init(struct gt_agent_end *a)
 {
-	struct agent_end *a = ctx;
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	gt_buf_init(&a->pending);
+	pthread_mutex_init(&a->wlock, NULL);
+}
+
+void gt_agent_end_release(struct gt_agent_end *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	gt_buf_release(&a->pending);
+	pthread_mutex_destroy(&a->wlock);
+}
+
+ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n)
+{
+	struct gt_agent_end *a = ctx;
 
 	if (a->off < a->pending.len) {
 		size_t k = a->pending.len - a->off;
@@ -56,7 +63,7 @@ static ssize_t agent_read(void *ctx, void *buf, size_t n)
 
 static int agent_write(void *ctx, const void *buf, size_t n)
 {
-	struct agent_end *a = ctx;
+	struct gt_agent_end *a = ctx;
 	const char *p = buf;
 
 	while (n) {
@@ -72,7 +79,7 @@ static int agent_write(void *ctx, const void *buf, size_t n)
 	return 0;
 }
 
-static int agent_send(struct agent_end *a, int ch, const void *data, size_t len)
+int gt_agent_end_send(struct gt_agent_end *a, int ch, const void *data, size_t len)
 {
 	int r;
 
@@ -82,11 +89,21 @@ static int agent_send(struct agent_end *a, int ch, const void *data, size_t len)
 	return r;
 }
 
+ssize_t gt_upgraded_read(void *ctx, void *buf, size_t n)
+{
+	return gt_http_upgraded_read(ctx, buf, n);
+}
+
+int gt_upgraded_write(void *ctx, const void *buf, size_t n)
+{
+	return gt_http_upgraded_write(ctx, buf, n);
+}
+
 /* ---- WebSocket exec ---- */
 
 struct ws_exec {
 	struct gt_api *api;
-	struct agent_end ag;
+	struct gt_agent_end ag;
 	const struct gt_chan_proto *proto;
 	char **argv;
 	size_t argc;
@@ -94,16 +111,6 @@ struct ws_exec {
 	struct gt_ws *ws;
 	struct gt_http_upgraded *u;
 };
-
-static ssize_t up_read(void *ctx, void *buf, size_t n)
-{
-	return gt_http_upgraded_read(ctx, buf, n);
-}
-
-static int up_write(void *ctx, const void *buf, size_t n)
-{
-	return gt_http_upgraded_write(ctx, buf, n);
-}
 
 /* agent → client */
 static void *ws_exec_out(void *arg)
@@ -114,7 +121,7 @@ static void *ws_exec_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (!done && gt_chan_read(agent_read, &x->ag, &ch, &b) == 1) {
+	while (!done && gt_chan_read(gt_agent_end_read, &x->ag, &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT || ch == GT_CH_STDERR) {
 			if (b.len)
 				gt_chan_send(x->ws, x->proto, ch == GT_CH_STDOUT ? GT_CHAN_STDOUT : GT_CHAN_STDERR,
@@ -151,7 +158,7 @@ static void *ws_exec_out(void *arg)
 static void ws_exec_main(void *ctx, struct gt_http_upgraded *u)
 {
 	struct ws_exec *x = ctx;
-	struct gt_ws_io io = { up_read, up_write, u };
+	struct gt_ws_io io = { gt_upgraded_read, gt_upgraded_write, u };
 	struct gt_buf msg = GT_BUF_INIT;
 	struct gt_err err;
 	pthread_t out;
@@ -169,11 +176,11 @@ static void ws_exec_main(void *ctx, struct gt_http_upgraded *u)
 		if (gt_chan_parse(x->proto, op, &msg, GT_CHAN_EXEC_CHANNELS, &m, NULL) < 0)
 			break;
 		if (m.kind == GT_CHAN_MSG_DATA && m.channel == GT_CHAN_STDIN)
-			agent_send(&x->ag, GT_CH_STDIN, m.data, m.len);
+			gt_agent_end_send(&x->ag, GT_CH_STDIN, m.data, m.len);
 		else if (m.kind == GT_CHAN_MSG_DATA && m.channel == GT_CHAN_RESIZE)
-			agent_send(&x->ag, GT_CH_RESIZE, m.data, m.len);
+			gt_agent_end_send(&x->ag, GT_CH_RESIZE, m.data, m.len);
 		else if (m.kind == GT_CHAN_MSG_CLOSE && m.channel == GT_CHAN_STDIN)
-			agent_send(&x->ag, GT_CH_CLOSE_STDIN, NULL, 0);
+			gt_agent_end_send(&x->ag, GT_CH_CLOSE_STDIN, NULL, 0);
 	}
 	/* client gone or done: the agent ends the process and the stream */
 	shutdown(x->ag.fd, SHUT_WR);
@@ -186,9 +193,7 @@ static void ws_exec_free(void *ctx)
 {
 	struct ws_exec *x = ctx;
 
-	close(x->ag.fd);
-	gt_buf_release(&x->ag.pending);
-	pthread_mutex_destroy(&x->ag.wlock);
+	gt_agent_end_release(&x->ag);
 	for (size_t i = 0; i < x->argc; i++)
 		free(x->argv[i]);
 	free(x->argv);
@@ -201,7 +206,7 @@ struct ws_pf {
 	struct gt_ws *ws;
 	const struct gt_chan_proto *proto;
 	size_t n;
-	struct agent_end ag[GT_CHAN_PF_MAX_PORTS];
+	struct gt_agent_end ag[GT_CHAN_PF_MAX_PORTS];
 	pthread_t thr[GT_CHAN_PF_MAX_PORTS];
 	uint16_t ports[GT_CHAN_PF_MAX_PORTS];
 	struct gt_http_upgraded *u;
@@ -221,7 +226,7 @@ static void *ws_pf_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (gt_chan_read(agent_read, &x->ag[pa->i], &ch, &b) == 1) {
+	while (gt_chan_read(gt_agent_end_read, &x->ag[pa->i], &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT && b.len)
 			gt_chan_send(x->ws, x->proto, GT_CHAN_PF_DATA(pa->i), b.data, b.len);
 		else if (ch == GT_CH_STATUS) {
@@ -249,7 +254,7 @@ static void *ws_pf_out(void *arg)
 static void ws_pf_main(void *ctx, struct gt_http_upgraded *u)
 {
 	struct ws_pf *x = ctx;
-	struct gt_ws_io io = { up_read, up_write, u };
+	struct gt_ws_io io = { gt_upgraded_read, gt_upgraded_write, u };
 	struct gt_buf msg = GT_BUF_INIT;
 	int op;
 
@@ -271,9 +276,9 @@ static void ws_pf_main(void *ctx, struct gt_http_upgraded *u)
 		if (gt_chan_parse(x->proto, op, &msg, (unsigned)(2 * x->n), &m, NULL) < 0)
 			break;
 		if (m.kind == GT_CHAN_MSG_DATA && m.channel % 2 == 0 && m.len)
-			agent_send(&x->ag[m.channel / 2], GT_CH_STDIN, m.data, m.len);
+			gt_agent_end_send(&x->ag[m.channel / 2], GT_CH_STDIN, m.data, m.len);
 		else if (m.kind == GT_CHAN_MSG_CLOSE && m.channel % 2 == 0)
-			agent_send(&x->ag[m.channel / 2], GT_CH_CLOSE_STDIN, NULL, 0);
+			gt_agent_end_send(&x->ag[m.channel / 2], GT_CH_CLOSE_STDIN, NULL, 0);
 	}
 	for (size_t i = 0; i < x->n; i++)
 		shutdown(x->ag[i].fd, SHUT_RDWR);
@@ -287,11 +292,8 @@ static void ws_pf_free(void *ctx)
 {
 	struct ws_pf *x = ctx;
 
-	for (size_t i = 0; i < x->n; i++) {
-		close(x->ag[i].fd);
-		gt_buf_release(&x->ag[i].pending);
-		pthread_mutex_destroy(&x->ag[i].wlock);
-	}
+	for (size_t i = 0; i < x->n; i++)
+		gt_agent_end_release(&x->ag[i]);
 	free(x);
 }
 
@@ -412,8 +414,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 			goto out;
 		}
 		if (chosen && gt_chan_proto_get(chosen)->tunnel) {
-			gt_exec_spdy(api, req, rt, node, path.data, pf, argv, argc, false, false, false,
-				     false);
+			gt_spdy_serve_portforward(api, req, node, path.data, accept, chosen);
 			goto out;
 		}
 		gt_http_add_header(req, "Upgrade", "websocket");
@@ -438,9 +439,9 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 				char p[600];
 
 				snprintf(p, sizeof(p), "%s?port=%u", path.data, x->ports[i]);
-				pthread_mutex_init(&x->ag[i].wlock, NULL);
-				x->ag[i].fd = -1;
+				gt_agent_end_init(&x->ag[i]);
 				if (gt_agent_dial(api, node, p, &x->ag[i].fd, &x->ag[i].pending, &err) < 0) {
+					gt_agent_end_release(&x->ag[i]);
 					x->n = i;
 					ws_pf_free(x);
 					gt_reply_error(req, &err, NULL);
@@ -459,9 +460,8 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 			for (size_t i = 0; i < argc; i++)
 				x->argv[i] = xstrdup(argv[i]);
 			x->argc = argc;
-			pthread_mutex_init(&x->ag.wlock, NULL);
+			gt_agent_end_init(&x->ag);
 			if (gt_agent_dial(api, node, path.data, &x->ag.fd, &x->ag.pending, &err) < 0) {
-				x->ag.fd = -1;
 				ws_exec_free(x);
 				gt_reply_error(req, &err, NULL);
 				goto out;
@@ -471,23 +471,15 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 		goto out;
 	}
 	if (!strncasecmp(upgrade, "SPDY/3.1", 8)) {
-		gt_exec_spdy(api, req, rt, node, path.data, pf, argv, argc, qflag(req, "stdin"),
-			     qflag(req, "stdout"), qflag(req, "stderr"), qflag(req, "tty"));
+		if (pf)
+			gt_spdy_serve_portforward(api, req, node, path.data, NULL, NULL);
+		else
+			gt_spdy_serve_exec(api, req, node, path.data, argv, argc, qflag(req, "stdin"),
+					   qflag(req, "stdout"), qflag(req, "stderr"), qflag(req, "tty"));
 		goto out;
 	}
 	gt_reply_errorf(req, -EINVAL, "unsupported upgrade \"%s\"", upgrade);
 out:
 	gt_buf_release(&path);
 	gt_obj_unref(pod);
-}
-
-/* Until the SPDY bridge lands: refuse cleanly. */
-int gt_exec_spdy(struct gt_api *api, struct gt_http_req *req, struct route *rt,
-		 const char *node, const char *agent_path, bool portforward, const char *const *argv,
-		 size_t argc, bool in, bool out, bool errs, bool tty)
-{
-	(void)api; (void)rt; (void)node; (void)agent_path; (void)portforward; (void)argv;
-	(void)argc; (void)in; (void)out; (void)errs; (void)tty;
-	gt_reply_errorf(req, -EACCES, "SPDY streams are not supported yet: use a WebSocket client (kubectl 1.30+, the Python client)");
-	return -EOPNOTSUPP;
 }

@@ -1,0 +1,40 @@
+/*
+ * stream_int.h - what exec.c (WebSocket) and exec_spdy.c (SPDY) share:
+ * the node agent's end of a bridged stream and the upgraded connection's
+ * byte transport.  Private to src/apiserver.
+ */
+#ifndef GT_APISERVER_STREAM_INT_H
+#define GT_APISERVER_STREAM_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "apiserver/internal.h"
+
+struct gt_agent_end {
+	int fd;
+	struct gt_buf pending;  /* bytes that came behind the agent's 101 */
+	size_t off;
+	pthread_mutex_t wlock;
+};
+
+void gt_agent_end_init(struct gt_agent_end *a);
+void gt_agent_end_release(struct gt_agent_end *a);   /* closes fd */
+ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n);
+/* Sends one channel frame to the agent (thread-safe). */
+int gt_agent_end_send(struct gt_agent_end *a, int ch, const void *data, size_t len);
+
+ssize_t gt_upgraded_read(void *ctx, void *buf, size_t n);
+int gt_upgraded_write(void *ctx, const void *buf, size_t n);
+
+/* SPDY exec and port-forward (exec_spdy.c); reply to req themselves. */
+void gt_spdy_serve_exec(struct gt_api *api, struct gt_http_req *req, const char *node,
+			const char *agent_path, const char *const *argv, size_t argc, bool in,
+			bool out, bool errs, bool tty);
+/* tunnel_accept != NULL: kubectl 1.31+'s SPDY inside a WebSocket
+ * (Sec-WebSocket-Accept value and the chosen subprotocol). */
+void gt_spdy_serve_portforward(struct gt_api *api, struct gt_http_req *req, const char *node,
+			       const char *agent_path, const char *tunnel_accept,
+			       const char *tunnel_proto);
+
+#endif
