@@ -1,17 +1,19 @@
 """Interactive access (issue 5): exec, cp and port-forward through the API
-server into real containers, with kubectl 1.33 (WebSocket v5 exec) and the
-Python client (WebSocket v4 exec and port-forward).  kubectl 1.20's SPDY
-and kubectl 1.33's SPDY-tunnelled port-forward are checked where the
-server supports them (see the skips' reasons)."""
+server into real containers, with kubectl 1.20 (SPDY/3.1), kubectl 1.33
+(WebSocket v5 exec, SPDY tunnelled in WebSocket for port-forward) and the
+Python client (WebSocket v4 exec and port-forward)."""
 import os
 import shlex
 import socket
 import subprocess
 import tempfile
+import threading
+import time
+import urllib.request
 
 import pytest
 
-from conftest import (_ns_name, agent_server, agent_teardown, create_pod, hctr, pod_body,
+from conftest import (VERSIONS, _ns_name, agent_server, agent_teardown, create_pod, hctr, pod_body,
                       wait_pod)
 
 K = "1.33"
@@ -36,7 +38,8 @@ def ns(srv):
     return ns
 
 
-def test_exec_output_and_exit_codes(srv, ns):
+@pytest.mark.parametrize("K", VERSIONS)
+def test_exec_output_and_exit_codes(srv, ns, K):
     p = srv.kubectl(K, "exec", "box", "-n", ns, "--", "sh", "-c", "echo out; echo err >&2",
                     check=False)
     assert p.returncode == 0 and p.stdout == "out\n" and "err" in p.stderr, p
@@ -47,19 +50,21 @@ def test_exec_output_and_exit_codes(srv, ns):
         assert "command terminated with exit code %d" % code in p.stderr, p
 
 
-def test_exec_stdin_and_tty(srv, ns):
+@pytest.mark.parametrize("K", VERSIONS)
+def test_exec_stdin_and_tty(srv, ns, K):
     p = srv.kubectl(K, "exec", "-i", "box", "-n", ns, "--", "sh", "-c", "tr a-z A-Z",
                     input="piped input\n")
     assert p.stdout == "PIPED INPUT\n", p
     # a pseudo-terminal on both ends (driven by script(1))
-    cmd = [os.environ["KUBECTL_133"], "--kubeconfig", srv.kubeconfig, "exec", "-it", "box", "-n", ns,
+    cmd = [os.environ["KUBECTL_133" if K == "1.33" else "KUBECTL_120"], "--kubeconfig", srv.kubeconfig, "exec", "-it", "box", "-n", ns,
            "--", "sh", "-c", "test -t 0 && echo IS-A-TTY"]
     out = subprocess.run(["script", "-qc", shlex.join(cmd), "/dev/null"], capture_output=True,
                          text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert "IS-A-TTY" in out.stdout, out
 
 
-def test_cp_both_directions(srv, ns):
+@pytest.mark.parametrize("K", VERSIONS)
+def test_cp_both_directions(srv, ns, K):
     d = tempfile.mkdtemp()
     src = os.path.join(d, "up.txt")
     with open(src, "w") as f:
@@ -101,7 +106,44 @@ def test_python_exec_and_port_forward(srv, ns):
 
 
 def test_exec_errors(srv, ns):
+    K = "1.33"
     p = srv.kubectl(K, "exec", "box", "-n", ns, "-c", "nope", "--", "true", check=False)
     assert p.returncode != 0 and "nope" in p.stderr, p
     p = srv.kubectl(K, "exec", "missing", "-n", ns, "--", "true", check=False)
     assert p.returncode != 0 and "not found" in p.stderr, p
+
+
+@pytest.mark.parametrize("K", VERSIONS)
+def test_kubectl_port_forward(srv, ns, K):
+    """Two parallel downloads of a large file through `kubectl port-forward`
+    to a server listening only on the pod's localhost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        want = srv.kubectl(K, "exec", "box", "-n", ns, "--", "cat", "/tmp/www/big.txt").stdout
+        got = [None, None]
+
+        def fetch(i):
+            got[i] = urllib.request.urlopen("http://127.0.0.1:%d/big.txt" % port,
+                                            timeout=30).read().decode()
+        ts = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        assert got[0] == want and got[1] == want, (len(got[0] or ""), len(got[1] or ""), len(want))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
