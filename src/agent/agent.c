@@ -371,6 +371,23 @@ void gt_pod_cleanup_dir(struct gt_agent *a, const char *dir)
 		gt_warn("agent: could not remove all of %s (a mount still in use?)", dir);
 }
 
+/* Releases what gt_agent_start set up (threads already stopped). */
+static void agent_free(struct gt_agent *a)
+{
+	gt_http_stop(a->http);
+	gt_image_store_close(a->images);
+	free(a->root);
+	free(a->node);
+	free(a->runtime);
+	free(a->cni_bin);
+	free(a->bridge);
+	free(a->subnet);
+	free(a->token);
+	free(a->self_exe);
+	free(a->bind);
+	free(a);
+}
+
 int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, struct gt_err *err)
 {
 	struct gt_agent *a = xcalloc(1, sizeof(*a));
@@ -454,18 +471,7 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 	return 0;
 fail:
 	atomic_store(&a->stop, true);
-	gt_http_stop(a->http);
-	gt_image_store_close(a->images);
-	free(a->root);
-	free(a->node);
-	free(a->runtime);
-	free(a->cni_bin);
-	free(a->bridge);
-	free(a->subnet);
-	free(a->token);
-	free(a->self_exe);
-	free(a->bind);
-	free(a);
+	agent_free(a);
 	return r;
 }
 
@@ -489,18 +495,7 @@ void gt_agent_stop(struct gt_agent *a)
 	}
 	a->pods = NULL;
 	pthread_mutex_unlock(&a->lock);
-	gt_http_stop(a->http);
-	gt_image_store_close(a->images);
-	free(a->root);
-	free(a->node);
-	free(a->runtime);
-	free(a->cni_bin);
-	free(a->bridge);
-	free(a->subnet);
-	free(a->token);
-	free(a->self_exe);
-	free(a->bind);
-	free(a);
+	agent_free(a);
 }
 
 int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err)

@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
@@ -37,6 +39,9 @@ struct sess {
 	char **argv;
 	size_t argc;
 	bool in, out, err, tty;
+	/* attach */
+	bool attach;
+	char dir[4200];         /* the container attempt's directory */
 	/* port-forward */
 	bool pf;
 	char netns[4096];
@@ -71,6 +76,21 @@ static void send_status(struct sess *s, json_t *st)
 	send_frame(s, GT_CH_STATUS, j, len);
 	free(j);
 	json_decref(st);
+}
+
+/* Writes all of buf to fd (a pipe, a pty or a socket); stops at an error. */
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t k = write(fd, buf, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		buf += k;
+		len -= (size_t)k;
+	}
 }
 
 struct pump {
@@ -198,17 +218,7 @@ static void run_exec(struct sess *s)
 	gt_buf_init(&payload);
 	while ((r = gt_chan_read(up_read, s->u, &ch, &payload)) == 1) {
 		if (ch == GT_CH_STDIN && s->fd_in >= 0) {
-			size_t off = 0;
-
-			while (off < payload.len) {
-				ssize_t k = write(s->fd_in, payload.data + off, payload.len - off);
-
-				if (k < 0 && errno == EINTR)
-					continue;
-				if (k <= 0)
-					break;
-				off += (size_t)k;
-			}
+			write_all(s->fd_in, payload.data, payload.len);
 		} else if (ch == GT_CH_CLOSE_STDIN) {
 			if (s->tty && s->fd_in >= 0) {
 				char eot = 4;
@@ -290,17 +300,8 @@ static void *dial_main(void *arg)
 static void *pf_pump(void *arg)
 {
 	struct pump *p = arg;
-	char buf[32768];
 
-	for (;;) {
-		ssize_t n = read(p->fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		send_frame(p->s, GT_CH_STDOUT, buf, (size_t)n);
-	}
+	pump_main(p);
 	/* the pod side closed: tell the other end */
 	send_frame(p->s, GT_CH_CLOSE_STDIN, NULL, 0);
 	return NULL;
@@ -326,21 +327,12 @@ static void run_portforward(struct sess *s)
 		return;
 	}
 	p.fd = d.fd;
+	p.ch = GT_CH_STDOUT;
 	pthread_create(&p.thr, NULL, pf_pump, &p);
 	gt_buf_init(&payload);
 	while ((r = gt_chan_read(up_read, s->u, &ch, &payload)) == 1) {
 		if (ch == GT_CH_STDIN) {
-			size_t off = 0;
-
-			while (off < payload.len) {
-				ssize_t k = write(d.fd, payload.data + off, payload.len - off);
-
-				if (k < 0 && errno == EINTR)
-					continue;
-				if (k <= 0)
-					break;
-				off += (size_t)k;
-			}
+			write_all(d.fd, payload.data, payload.len);
 		} else if (ch == GT_CH_CLOSE_STDIN) {
 			shutdown(d.fd, SHUT_WR);
 		}
@@ -351,6 +343,111 @@ static void run_portforward(struct sess *s)
 	gt_buf_release(&payload);
 }
 
+/* ---- attach: the container's output (from its log) and its stdin FIFO ---- */
+
+struct tail {
+	struct sess *s;
+	_Atomic bool stop;
+	pthread_t thr;
+};
+
+/* Sends the CRI log lines appended after `pos` as stdout/stderr frames. */
+static void *tail_main(void *arg)
+{
+	struct tail *t = arg;
+	struct sess *s = t->s;
+	char logp[4300], exitp[4300], buf[65536];
+	struct gt_buf pending = GT_BUF_INIT;
+	off_t pos;
+	struct stat st;
+
+	snprintf(logp, sizeof(logp), "%s/log", s->dir);
+	snprintf(exitp, sizeof(exitp), "%s/exit", s->dir);
+	pos = stat(logp, &st) == 0 ? st.st_size : 0;
+	gt_buf_init(&pending);
+	while (!atomic_load(&t->stop)) {
+		int fd = open(logp, O_RDONLY | O_CLOEXEC);
+		ssize_t n = -1;
+
+		if (fd >= 0) {
+			if (fstat(fd, &st) == 0 && st.st_size < pos)
+				pos = 0; /* rotated */
+			n = pread(fd, buf, sizeof(buf), pos);
+			close(fd);
+		}
+		if (n > 0) {
+			char *nl;
+
+			pos += n;
+			gt_buf_add(&pending, buf, (size_t)n);
+			/* "<time> <stream> <F|P> <text>\n" */
+			while ((nl = memchr(pending.data, '\n', pending.len))) {
+				char *line = pending.data, *a = memchr(line, ' ', (size_t)(nl - line));
+				char *b = a ? memchr(a + 1, ' ', (size_t)(nl - a - 1)) : NULL;
+				char *c = b ? memchr(b + 1, ' ', (size_t)(nl - b - 1)) : NULL;
+
+				if (a && b) {
+					bool err = !strncmp(a + 1, "stderr", 6);
+					bool partial = b[1] == 'P';
+					const char *text = c ? c + 1 : nl;
+					struct gt_buf out = GT_BUF_INIT;
+
+					gt_buf_init(&out);
+					gt_buf_add(&out, text, (size_t)(nl - text));
+					if (!partial)
+						gt_buf_addc(&out, '\n');
+					send_frame(s, err ? GT_CH_STDERR : GT_CH_STDOUT, out.data, out.len);
+					gt_buf_release(&out);
+				}
+				memmove(pending.data, nl + 1, pending.len - (size_t)(nl + 1 - pending.data));
+				pending.len -= (size_t)(nl + 1 - pending.data);
+			}
+			continue;
+		}
+		if (access(exitp, F_OK) == 0) {
+			char *e = NULL;
+			size_t len;
+			int code = 0;
+
+			if (gt_read_file(exitp, &e, &len) == 0)
+				code = atoi(e);
+			free(e);
+			send_status(s, json_pack("{s:i}", "exitCode", code));
+			gt_http_upgraded_shutdown(s->u, SHUT_RDWR);
+			break;
+		}
+		{
+			struct timespec ts = { 0, 100 * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	gt_buf_release(&pending);
+	return NULL;
+}
+
+static void run_attach(struct sess *s)
+{
+	struct tail t = { .s = s };
+	struct gt_buf payload = GT_BUF_INIT;
+	char fifo[4300];
+	int ch, fd = -1;
+
+	snprintf(fifo, sizeof(fifo), "%s/stdin", s->dir);
+	if (s->in)
+		fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	pthread_create(&t.thr, NULL, tail_main, &t);
+	gt_buf_init(&payload);
+	while (gt_chan_read(up_read, s->u, &ch, &payload) == 1)
+		if (ch == GT_CH_STDIN && fd >= 0)
+			write_all(fd, payload.data, payload.len);
+	atomic_store(&t.stop, true);
+	pthread_join(t.thr, NULL);
+	if (fd >= 0)
+		close(fd);
+	gt_buf_release(&payload);
+}
+
 static void session_main(void *ctx, struct gt_http_upgraded *u)
 {
 	struct sess *s = ctx;
@@ -358,6 +455,8 @@ static void session_main(void *ctx, struct gt_http_upgraded *u)
 	s->u = u;
 	if (s->pf)
 		run_portforward(s);
+	else if (s->attach)
+		run_attach(s);
 	else
 		run_exec(s);
 }
@@ -392,21 +491,23 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 {
 	const char *path = gt_http_path(req);
 	char ns[254], name[254], cname[64] = "";
-	bool pf = !strncmp(path, "/portforward/", 13);
+	bool pf = !strncmp(path, "/portforward/", 13), attach = !strncmp(path, "/attach/", 8);
 	struct sess *s;
 	struct pod *p;
 	bool found = false;
 
-	if (!pf && strncmp(path, "/exec/", 6))
+	if (!pf && !attach && strncmp(path, "/exec/", 6))
 		return false;
 	if (pf ? sscanf(path, "/portforward/%253[^/]/%253[^/]", ns, name) != 2 :
-		 sscanf(path, "/exec/%253[^/]/%253[^/]/%63[^/]", ns, name, cname) != 3) {
+		 sscanf(path, attach ? "/attach/%253[^/]/%253[^/]/%63[^/]" :
+			"/exec/%253[^/]/%253[^/]/%63[^/]", ns, name, cname) != 3) {
 		reply_text(req, 404, "not found");
 		return true;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->a = a;
 	s->pf = pf;
+	s->attach = attach;
 	s->master = s->fd_in = s->fd_out = s->fd_err = -1;
 	pthread_mutex_init(&s->wlock, NULL);
 	snprintf(s->runtime, sizeof(s->runtime), "%s", a->runtime);
@@ -423,6 +524,8 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 		for (size_t i = 0; !pf && i < p->nctrs; i++)
 			if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].running) {
 				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, s->id, sizeof(s->id));
+				snprintf(s->dir, sizeof(s->dir), "%s/containers/%s/%d", p->dir, cname,
+					 p->ctrs[i].attempt);
 				found = true;
 			}
 		break;
@@ -448,6 +551,10 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 			return true;
 		}
 		s->port = (int)port;
+	} else if (attach) {
+		s->in = qflag(req, "stdin");
+		s->out = qflag(req, "stdout");
+		s->err = qflag(req, "stderr");
 	} else {
 		const char *cmd[256];
 		size_t n = gt_http_query_all(req, "command", cmd, 256);

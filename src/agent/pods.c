@@ -317,6 +317,14 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 			}
 		}
 	}
+	if (gt_json_bool(spec, "stdin", false)) {
+		/* `kubectl attach -i` writes into this; the shim makes it stdin */
+		char fifo[4200];
+
+		snprintf(fifo, sizeof(fifo), "%s/stdin", d);
+		if (mkfifo(fifo, 0600) < 0 && errno != EEXIST)
+			gt_warn("pod %s/%s: cannot create %s: %s", p->ns, p->name, fifo, strerror(errno));
+	}
 	snprintf(cg, sizeof(cg), "/gantry/pod%s/%s-%d", p->uid, c->name, attempt);
 	snprintf(scratch, sizeof(scratch), "%s/scratch", d);
 	gt_mkdir_p(scratch, 0755);

@@ -147,7 +147,8 @@ static int wait_child(pid_t pid)
 }
 
 /* Runs `<runtime> --root R --log runc.log --log-format json <args>`; exit status. */
-static int runc(const struct opts *o, const char *const args[], int out_fd, int err_fd)
+static int runc_in(const struct opts *o, const char *const args[], int in_fd, int out_fd,
+		   int err_fd)
 {
 	const char *argv[24];
 	size_t n = 0;
@@ -163,9 +164,30 @@ static int runc(const struct opts *o, const char *const args[], int out_fd, int 
 	for (size_t i = 0; args[i] && n + 1 < GT_ARRAY_SIZE(argv); i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	if (gt_rt_spawn((char *const *)argv, -1, out_fd, err_fd, &pid) < 0)
+	if (gt_rt_spawn((char *const *)argv, in_fd, out_fd, err_fd, &pid) < 0)
 		return -1;
 	return wait_child(pid);
+}
+
+static int runc(const struct opts *o, const char *const args[], int out_fd, int err_fd)
+{
+	return runc_in(o, args, -1, out_fd, err_fd);
+}
+
+/*
+ * A container whose spec asks for stdin gets the FIFO "stdin" beside its
+ * bundle (made by the agent) as its standard input; `kubectl attach -i`
+ * writes into it.  Opened read-write so it never reports EOF on its own.
+ */
+static int stdin_fifo(const struct opts *o)
+{
+	char path[4400];
+	const char *slash = strrchr(o->bundle, '/');
+
+	if (!slash)
+		return -1;
+	snprintf(path, sizeof(path), "%.*s/stdin", (int)(slash - o->bundle), o->bundle);
+	return open(path, O_RDWR | O_CLOEXEC);
 }
 
 /* The runtime's last error (its --log file, else what it printed). */
@@ -289,7 +311,13 @@ static pid_t start(struct opts *o, int out_w, int err_w, int err_r)
 
 	unlink(o->runc_log);
 	unlink(o->init_pid);
-	st = runc(o, create, out_w, err_w);
+	{
+		int in = stdin_fifo(o);
+
+		st = runc_in(o, create, in, out_w, err_w);
+		if (in >= 0)
+			close(in);
+	}
 	if (st != 0) {
 		char printed[2048];
 		ssize_t n = read(err_r, printed, sizeof(printed) - 1);

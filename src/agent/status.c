@@ -106,6 +106,9 @@ json_t *gt_pod_status(struct pod *p)
 			ready++;
 		if (c->running) {
 			running++;
+		} else if (c->started && json_object_get(c->state, "waiting")) {
+			/* restarting after an exit (back-off): still a Running pod */
+			running++;
 		} else if (json_object_get(c->state, "terminated")) {
 			int64_t code = 0;
 

@@ -343,11 +343,9 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 	struct gt_err err;
 	char offered[1024];
 
+	bool attach = !strcmp(rt->sub, "attach");
+
 	gt_err_clear(&err);
-	if (!strcmp(rt->sub, "attach")) {
-		gt_reply_errorf(req, -EINVAL, "attach is not supported yet: use kubectl logs -f, or exec");
-		return;
-	}
 	if (!upgrade) {
 		gt_reply_errorf(req, -EINVAL, "Upgrade request required");
 		return;
@@ -370,7 +368,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 		const char *want = gt_http_query(req, "container");
 		size_t i;
 
-		argc = gt_http_query_all(req, "command", argv, 256);
+		argc = attach ? 0 : gt_http_query_all(req, "command", argv, 256);
 		json_array_foreach(cs, i, c)
 			if (!want || !*want ? i == 0 : !strcmp(gt_json_str(c, "name") ?: "", want))
 				cname = gt_json_str(c, "name");
@@ -379,11 +377,11 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 					rt->name);
 			goto out;
 		}
-		if (!argc) {
+		if (!argc && !attach) {
 			gt_reply_errorf(req, -EINVAL, "you must specify at least one command for the container");
 			goto out;
 		}
-		gt_buf_addf(&path, "/exec/%s/%s/%s?", rt->ns, rt->name, cname);
+		gt_buf_addf(&path, "/%s/%s/%s/%s?", attach ? "attach" : "exec", rt->ns, rt->name, cname);
 		for (i = 0; i < argc; i++) {
 			gt_buf_adds(&path, "command=");
 			add_escaped(&path, argv[i]);
