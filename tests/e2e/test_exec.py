@@ -147,3 +147,20 @@ def test_kubectl_port_forward(srv, ns, K):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.mark.parametrize("K", VERSIONS)
+def test_attach_with_stdin(srv, ns, K):
+    """`kubectl attach -i` sees the container's output and feeds its stdin
+    (a container with stdin: true); the container's exit code comes back."""
+    name = "att-" + K.replace(".", "")
+    script = "while read l; do echo got:$l; [ \"$l\" = two ] && exit 4; done"
+    create_pod(srv, ns, pod_body(name, srv.node, [hctr("c", script, stdin=True)]))
+    wait_pod(srv, ns, name, lambda p: p.get("status", {}).get("phase") == "Running", 30, "Running")
+    cmd = [os.environ["KUBECTL_133" if K == "1.33" else "KUBECTL_120"], "--kubeconfig",
+           srv.kubeconfig, "attach", "-i", name, "-n", ns]
+    feeder = "sleep 2; echo one; sleep 0.5; echo two; sleep 5"
+    p = subprocess.run(["sh", "-c", "(%s) | %s" % (feeder, shlex.join(cmd))], capture_output=True,
+                       text=True, timeout=60)
+    assert "got:one" in p.stdout and "got:two" in p.stdout, p
+    assert p.returncode == 4, p
