@@ -16,6 +16,8 @@ static const struct gt_cmd {
 	{ "agent", gt_cmd_agent, "run a node agent that joins a server and runs its pods" },
 	{ "node", gt_cmd_node, "node maintenance: `gantry node reset --root-dir DIR`" },
 	{ "image", gt_cmd_image, "manage the node's OCI images: import, ls, rm, pull, inspect" },
+	{ "exec", gt_cmd_exec, "run a command in a pod's container: `gantry exec -it POD -- sh`" },
+	{ "port-forward", gt_cmd_port_forward, "forward local ports to a pod: `gantry port-forward POD 8888:80`" },
 	{ "version", gt_cmd_version, "print the version" },
 	{ "shim", gt_cmd_shim, "(internal) the per-container process the agent starts" },
 };
@@ -24,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: gantry <command> [flags]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-13s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\nRun 'gantry <command> --help' for a command's flags.\n");
 }
 

@@ -207,6 +207,28 @@ const char *gt_client_server(const struct gt_client *c)
 	return c->server;
 }
 
+#define AUTH_PREFIX "Authorization: Bearer "
+
+const char *gt_client_token(const struct gt_client *c)
+{
+	return c->auth ? c->auth + strlen(AUTH_PREFIX) : NULL;
+}
+
+const char *gt_client_ca_pem(const struct gt_client *c)
+{
+	return c->ca_pem;
+}
+
+const char *gt_client_ca_file(const struct gt_client *c)
+{
+	return c->ca_file;
+}
+
+bool gt_client_insecure(const struct gt_client *c)
+{
+	return c->insecure;
+}
+
 /* ---- error mapping ---- */
 
 static const struct {

@@ -79,6 +79,16 @@ void gt_client_free(struct gt_client *c);
 /* The server URL without a trailing '/' (borrowed, valid for c's life). */
 const char *gt_client_server(const struct gt_client *c);
 
+/* What the client authenticates and verifies with, for callers that open
+ * their own connections (the CLI's WebSocket streams).  All borrowed, valid
+ * for c's life.  token: the bearer token or NULL; ca_pem: the CA PEM text
+ * or NULL; ca_file: the CA file (or a staged copy of the PEM) or NULL;
+ * insecure: certificate verification is off. */
+const char *gt_client_token(const struct gt_client *c);
+const char *gt_client_ca_pem(const struct gt_client *c);
+const char *gt_client_ca_file(const struct gt_client *c);
+bool gt_client_insecure(const struct gt_client *c);
+
 /*
  * One request.  path starts with '/' and includes the query (already
  * percent-encoded).  body may be NULL; it is sent with content_type
