@@ -11,9 +11,10 @@
 
 static json_t *ctr_status(const struct pod *p, const struct ctr *c)
 {
-	json_t *s = json_pack("{s:s,s:O,s:O,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state",
-			      c->state ? c->state : json_object(), "lastState",
-			      c->last ? c->last : json_object(), "ready", c->ready, "restartCount",
+	json_t *s = json_pack("{s:s,s:o,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state",
+			      c->state ? json_incref(c->state) : json_object(), "lastState",
+			      c->last ? json_incref(c->last) : json_object(), "ready", c->ready,
+			      "restartCount",
 			      c->restarts, "image", c->image, "imageID", c->image_id,
 			      "started", c->running);
 
