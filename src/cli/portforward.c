@@ -358,8 +358,10 @@ int gt_cmd_port_forward(int argc, char **argv)
 			pthread_detach(t);
 		}
 	}
-	/* connection threads still borrow client and fwds: exit without freeing */
+	/* Connection threads still borrow client and fwds: end the process here
+	 * (the kernel closes their sockets) instead of freeing under them. */
 	for (size_t i = 0; i < n; i++)
 		close(fwds[i].lfd);
-	return 0;
+	fflush(NULL);
+	_exit(0);
 }
