@@ -107,11 +107,14 @@ double bt_proc_cpu_us(long pid);
 /* Prints "RESULT key=value ..." on stdout (fmt gives the key=value pairs). */
 void bt_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Subcommands (load.c, fanout.c). */
+/* Subcommands (load.c, fanout.c, pods.c).  Each parses its own options from
+ * argv, prints RESULT lines and returns the process exit status. */
 int bt_cmd_create(const struct bt_target *t, int argc, char **argv);
 int bt_cmd_rate(const struct bt_target *t, int argc, char **argv);
 int bt_cmd_list(const struct bt_target *t, int argc, char **argv);
 int bt_cmd_fanout(const struct bt_target *t, int argc, char **argv);
+/* Pods bound to a node agent: created -> Running as a watcher sees it. */
+int bt_cmd_pods(const struct bt_target *t, int argc, char **argv);
 
 /* "--flag value" lookup over argv; returns def when absent. */
 const char *bt_opt(int argc, char **argv, const char *flag, const char *def);

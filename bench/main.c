@@ -5,9 +5,10 @@
  *
  * CMD is one of the rows below; create, rate and fanout also take
  * --pid SERVER_PID to report the server's CPU time per request (create,
- * rate) or its RSS while the watches are open (fanout).  Every command prints RESULT lines of
- * key=value pairs on stdout and diagnostics on stderr; it exits non-zero
- * when a request failed.
+ * rate) or its RSS while the watches are open (fanout); pods takes the
+ * node agent's pid instead (its RSS with the pods running, its CPU time).
+ * Every command prints RESULT lines of key=value pairs on stdout and
+ * diagnostics on stderr; it exits non-zero when a request failed.
  */
 #include "bench.h"
 
@@ -24,6 +25,10 @@ static const struct {
 	{ "rate", bt_cmd_rate, "--rate R --conns C --duration S [--ns NS] [--prefix P] [--trace FILE]" },
 	{ "list", bt_cmd_list, "--ns NS --reps N" },
 	{ "fanout", bt_cmd_fanout, "--watchers N --rounds R [--threads T] [--ns NS]" },
+	{ "pods", bt_cmd_pods,
+	  "--node NAME [--n 100] [--mode seq|burst] [--image host] [--pull POLICY] [--ns NS]\n"
+	  "          [--prefix P] [--conns 4] [--grace 1] [--timeout 60] [--delete 0|1]\n"
+	  "          [--pid AGENT_PID] [--tag T] [--trace FILE]" },
 };
 
 static void usage(void)

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Runs Gantry's benchmarks (`make bench`) with etcd measured in the same run
-# as the peer, prints a table and writes it into docs/benchmarks.md.
+# Runs Gantry's benchmarks (`make bench`): the API server and store with etcd
+# measured in the same run as the peer, then the node agent (pods created ->
+# Running, pods started per second, the agent's memory).  Prints tables and
+# writes them into docs/benchmarks.md.
 #
-# Starts one `gantry server` and one single-member etcd, both on loopback
-# with their data in a fresh temp dir (tmpfs by default), drives them with
-# build/bench/gantry-bench (bench/*.c, libcurl), and removes every process
-# and file it made on exit, failure or Ctrl-C.  What is measured and why:
-# docs/benchmarks.md.
+# API part: one `gantry server` and one single-member etcd, both on loopback
+# with their data in a fresh temp dir (tmpfs by default), driven by
+# build/bench/gantry-bench (bench/*.c, libcurl).  Agent part: a fresh
+# `gantry server --no-agent` and a separate `gantry agent` (node benchnode,
+# its own bridge gtbench0 and subnet 10.77.0.0/24, so it never shares a
+# network with a cluster running on this machine), real runc and CNI; pods
+# run `sleep 3600` in the `host` image and in a busybox image built here from
+# /bin/busybox and imported with `gantry image import`.  Every process, pod,
+# container, network namespace, bridge and file it made is removed on exit,
+# failure or Ctrl-C.  What is measured and why: docs/benchmarks.md.
 #
 # Environment knobs (defaults in brackets):
-#   BENCH_DIR [/dev/shm]   where the temp dir with both data dirs goes
+#   BENCH_PARTS ["api agent"] which parts to run; a partial run only prints
+#   BENCH_DIR [/dev/shm]   where the temp dir with the data dirs goes
 #   BENCH_SECS [3]         seconds per closed-loop create point
 #   BENCH_REPS [3]         repetitions of each create point (alternating targets)
 #   BENCH_RATE_SECS [10]   seconds of the fixed-rate run
 #   BENCH_LIST_N [10000]   pods created for the list and RSS measurements
 #   BENCH_WATCHERS [1000]  watchers of the fan-out measurement
+#   BENCH_PODS [100]       pods per node-agent measurement
 #   BENCH_NO_DOC [unset]   set to 1 to leave docs/benchmarks.md alone
 #   GANTRY_BIN [bin/gantry] the server binary; GANTRY_REV names its source
 set -euo pipefail
@@ -22,19 +31,27 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+PARTS=" ${BENCH_PARTS:-api agent} "
 SECS=${BENCH_SECS:-3}
 REPS=${BENCH_REPS:-3}
 RATE_SECS=${BENCH_RATE_SECS:-10}
 LIST_N=${BENCH_LIST_N:-10000}
 WATCHERS=${BENCH_WATCHERS:-1000}
+PODS=${BENCH_PODS:-100}
 base_dir=${BENCH_DIR:-/dev/shm}
 [ -d "$base_dir" ] && [ -w "$base_dir" ] || base_dir=${TMPDIR:-/tmp}
 
 die() { echo "run-bench: $*" >&2; exit 1; }
+want() { [[ "$PARTS" == *" $1 "* ]]; }
 
-for tool in etcd cc pkg-config openssl curl python3; do
+for tool in cc pkg-config curl python3; do
   command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
 done
+if want api; then
+  for tool in etcd etcdctl openssl; do
+    command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
+  done
+fi
 
 # The server under test.  `make SANITIZE=...` writes its sanitizer build to
 # bin/gantry too, and make then takes it as up to date: never time that one,
@@ -48,10 +65,12 @@ if ldd "$GANTRY_BIN" 2>/dev/null | grep -qE 'lib(asan|ubsan|tsan|lsan)'; then
     die "cannot build the plain objects (make build/libgantry.a)"
   # shellcheck disable=SC2046
   cc -o build/bench/gantry build/obj/main.o build/libgantry.a \
-    $(pkg-config --libs libmicrohttpd gnutls jansson yaml-0.1 sqlite3 libcurl zlib) -pthread -lm ||
-    die "cannot link build/bench/gantry"
+    $(pkg-config --libs libmicrohttpd gnutls jansson yaml-0.1 sqlite3 libcurl zlib libarchive) \
+    -pthread -lm || die "cannot link build/bench/gantry"
   GANTRY_BIN=build/bench/gantry
 fi
+# The agent runs its shim as this binary by absolute path.
+GANTRY_BIN=$(cd "$(dirname "$GANTRY_BIN")" && pwd)/$(basename "$GANTRY_BIN")
 
 # 1,000 watch connections need descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -70,23 +89,66 @@ fi
 # --- processes and cleanup ----------------------------------------------------
 tmp=$(mktemp -d "$base_dir/gantry-bench.XXXXXX")
 gantry_pid=; etcd_pid=
-stop_pid() {
-  local pid=$1 _
+# agent part: its server, the agent, a perf recorder, the roots to reset
+# ("DIR:RUNTIME"), and whether the bridge is ours to remove
+asrv_pid=; agent_pid=; perf_pid=; agent_roots=(); made_bridge=
+NODE=benchnode; BRIDGE=gtbench0; SUBNET=10.77.0.0/24
+stop_pid() { # stop_pid PID [SIGNAL]: signal, wait up to 10 s, then SIGKILL
+  local pid=$1 sig=${2:-TERM} _
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  kill -"$sig" "$pid" 2>/dev/null || return 0
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
-    echo "run-bench: pid $pid did not exit 10 s after SIGTERM; killing it" >&2
+    echo "run-bench: pid $pid did not exit 10 s after SIG$sig; killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
 }
+# Stops the agent, then removes every container, network namespace, mount
+# and pod directory it made (`gantry node reset`) and checks that they went.
+agent_stop() {
+  local r root rt
+  stop_pid "$perf_pid" INT; perf_pid=
+  stop_pid "$agent_pid"; agent_pid=
+  for r in "${agent_roots[@]}"; do
+    root=${r%:*}; rt=${r##*:}
+    # no agent.json: no agent ever ran there (and the reset would fall back
+    # to removing the default bridge, which other clusters here may use)
+    [ -f "$root/agent.json" ] || continue
+    "$GANTRY_BIN" node reset --root-dir "$root" --runtime "$rt" >"$root.reset.log" 2>&1 ||
+      { echo "run-bench: gantry node reset --root-dir $root failed:" >&2; cat "$root.reset.log" >&2; }
+    if [ -n "$("$rt" --root "$root/runc" list -q 2>/dev/null)" ]; then
+      echo "run-bench: containers left under $root/runc after the reset:" >&2
+      "$rt" --root "$root/runc" list >&2 || true
+    fi
+  done
+  agent_roots=()
+}
+# agent_stop, the agent part's server, and the bridge.
+agent_down() {
+  agent_stop
+  stop_pid "$asrv_pid"; asrv_pid=
+  if [ -n "$made_bridge" ]; then
+    if [ -n "$(ip -o link show master "$BRIDGE" 2>/dev/null)" ]; then
+      echo "run-bench: interfaces still on $BRIDGE after the reset:" >&2
+      ip -br link show master "$BRIDGE" >&2 || true
+    fi
+    ip link del "$BRIDGE" 2>/dev/null || true
+    made_bridge=
+  fi
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  agent_down
   stop_pid "$gantry_pid"
   stop_pid "$etcd_pid"
-  rm -rf "$tmp"
+  # never follow a mount that outlived the reset into another file system
+  if grep -q " $tmp/" /proc/self/mountinfo 2>/dev/null; then
+    echo "run-bench: mounts left under $tmp:" >&2
+    grep " $tmp/" /proc/self/mountinfo | awk '{print $5}' >&2
+  fi
+  rm -rf --one-file-system "$tmp"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -100,146 +162,390 @@ alive() {
   kill -0 "$gantry_pid" 2>/dev/null || { tail -30 "$tmp/gantry.log" >&2; die "gantry server died ($1)"; }
   kill -0 "$etcd_pid" 2>/dev/null || { tail -30 "$tmp/etcd.log" >&2; die "etcd died ($1)"; }
 }
-
-# Gantry: its own CA and token, read back from the kubeconfig it writes.
-"$GANTRY_BIN" server --data-dir "$tmp/gantry" --port 0 --bind 127.0.0.1 --no-agent \
-  --log-level warn >"$tmp/gantry.log" 2>&1 &
-gantry_pid=$!
-
-# etcd: TLS on the client port too (an ECDSA P-256 certificate, like Gantry's),
-# so both sides pay for the same handshakes and record encryption.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-  -keyout "$tmp/etcd-key.pem" -out "$tmp/etcd-cert.pem" -days 2 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
-cport=$(free_port); pport=$(free_port)
-ETCD_URL=https://127.0.0.1:$cport
-etcd --name bench --data-dir "$tmp/etcd" \
-  --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
-  --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-  --initial-cluster "bench=http://127.0.0.1:$pport" \
-  --cert-file "$tmp/etcd-cert.pem" --key-file "$tmp/etcd-key.pem" >"$tmp/etcd.log" 2>&1 &
-etcd_pid=$!
-
-kc=$tmp/gantry/admin.kubeconfig
-for _ in $(seq 1 200); do [ -s "$kc" ] && break; alive "startup"; sleep 0.1; done
-[ -s "$kc" ] || die "gantry wrote no kubeconfig in 20 s"
-GANTRY_URL=$(awk '$1 == "server:" {print $2}' "$kc")
-TOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
-awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$tmp/gantry-ca.pem"
-for _ in $(seq 1 200); do
-  curl -sf --cacert "$tmp/etcd-cert.pem" "$ETCD_URL/health" >/dev/null && break
-  alive "startup"; sleep 0.1
-done
-curl -sf --cacert "$tmp/etcd-cert.pem" "$ETCD_URL/health" >/dev/null || die "etcd not healthy in 20 s"
-
-G=(--target gantry --url "$GANTRY_URL" --cacert "$tmp/gantry-ca.pem" --token "$TOKEN")
-E=(--target etcd --url "$ETCD_URL" --cacert "$tmp/etcd-cert.pem")
 results=$tmp/results.txt; : >"$results"
 meta() { echo "META $*" >>"$results"; }
-bench() { # bench gantry|etcd CMD ARGS...: runs one measurement, keeps its RESULT lines
-  local who=$1; shift
-  local cmd=$1; shift
-  local tgt=("${G[@]}" --pid "$gantry_pid")
-  [ "$who" = etcd ] && tgt=("${E[@]}" --pid "$etcd_pid")
-  local out rc=0
-  out=$("$BENCH" "$cmd" "${tgt[@]}" "$@") || rc=$?
-  echo "$out" | grep '^RESULT ' >>"$results" || true
-  [ $rc -eq 0 ] || echo "run-bench: $who $cmd $* exited $rc" >&2
-  alive "$who $cmd"
-}
 
-gcurl() { curl -sS -o /dev/null -w '%{http_code}' --cacert "$tmp/gantry-ca.pem" \
-  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
-for ns in bench-list bench-load bench-rate bench-watch; do
-  code=$(gcurl -X POST "$GANTRY_URL/api/v1/namespaces" \
-    -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}")
-  [ "$code" = 201 ] || die "creating namespace $ns: HTTP $code"
-done
+# --- API server and store, etcd as the peer ----------------------------------
+api_bench() {
+  # Gantry: its own CA and token, read back from the kubeconfig it writes.
+  "$GANTRY_BIN" server --data-dir "$tmp/gantry" --port 0 --bind 127.0.0.1 --no-agent \
+    --log-level warn >"$tmp/gantry.log" 2>&1 &
+  gantry_pid=$!
 
-start=$(date +%s)
-meta "load_start $(cut -d' ' -f1 /proc/loadavg)"
-sleep 2
-meta "rss_idle gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
-echo "run-bench: idle RSS measured; filling $LIST_N pods" >&2
+  # etcd: TLS on the client port too (an ECDSA P-256 certificate, like Gantry's),
+  # so both sides pay for the same handshakes and record encryption.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$tmp/etcd-key.pem" -out "$tmp/etcd-cert.pem" -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+  cport=$(free_port); pport=$(free_port)
+  ETCD_URL=https://127.0.0.1:$cport
+  etcd --name bench --data-dir "$tmp/etcd" \
+    --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "bench=http://127.0.0.1:$pport" \
+    --cert-file "$tmp/etcd-cert.pem" --key-file "$tmp/etcd-key.pem" >"$tmp/etcd.log" 2>&1 &
+  etcd_pid=$!
 
-# --- 3 and 5: list of LIST_N pods, RSS holding them ------------------------------
-for who in gantry etcd; do
-  bench "$who" create --clients 8 --count "$LIST_N" --ns bench-list --prefix pod
-done
-sleep 1
-meta "rss_full gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid") items=$LIST_N"
-for who in gantry etcd; do bench "$who" list --ns bench-list --reps 7; done
-# etcd's own gRPC range, for scale: the gateway's JSON translation is a large
-# part of the JSON list above.  etcdctl's process start is measured with an
-# empty get and subtracted.
-etcdctl_ms() { # median of 5 runs of `etcdctl get ARGS -w protobuf`, in ms
-  local t0 t1 ts=()
-  for _ in 1 2 3 4 5; do
-    t0=$(date +%s%N)
-    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --cacert="$tmp/etcd-cert.pem" get "$@" \
-      -w protobuf >/dev/null
-    t1=$(date +%s%N)
-    ts+=($(( (t1 - t0) / 1000 )))
+  kc=$tmp/gantry/admin.kubeconfig
+  for _ in $(seq 1 200); do [ -s "$kc" ] && break; alive "startup"; sleep 0.1; done
+  [ -s "$kc" ] || die "gantry wrote no kubeconfig in 20 s"
+  GANTRY_URL=$(awk '$1 == "server:" {print $2}' "$kc")
+  TOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
+  awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$tmp/gantry-ca.pem"
+  for _ in $(seq 1 200); do
+    curl -sf --cacert "$tmp/etcd-cert.pem" "$ETCD_URL/health" >/dev/null && break
+    alive "startup"; sleep 0.1
   done
-  printf '%s\n' "${ts[@]}" | sort -n | sed -n 3p | awk '{printf "%.1f", $1 / 1000}'
-}
-meta "etcdctl_range full_ms=$(etcdctl_ms --prefix /registry/pods/bench-list/) empty_ms=$(etcdctl_ms /none)"
-meta "rss_after_list gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
+  curl -sf --cacert "$tmp/etcd-cert.pem" "$ETCD_URL/health" >/dev/null || die "etcd not healthy in 20 s"
 
-# --- 1: closed-loop creates, targets alternating -------------------------------
-echo "run-bench: closed-loop creates (${REPS} x ${SECS} s per point)" >&2
-for rep in $(seq 1 "$REPS"); do
-  for c in 1 8 64; do
-    for who in gantry etcd; do
-      bench "$who" create --clients "$c" --duration "$SECS" --ns bench-load --prefix "c$rep-$c"
+  G=(--target gantry --url "$GANTRY_URL" --cacert "$tmp/gantry-ca.pem" --token "$TOKEN")
+  E=(--target etcd --url "$ETCD_URL" --cacert "$tmp/etcd-cert.pem")
+  bench() { # bench gantry|etcd CMD ARGS...: runs one measurement, keeps its RESULT lines
+    local who=$1; shift
+    local cmd=$1; shift
+    local tgt=("${G[@]}" --pid "$gantry_pid")
+    [ "$who" = etcd ] && tgt=("${E[@]}" --pid "$etcd_pid")
+    local out rc=0
+    out=$("$BENCH" "$cmd" "${tgt[@]}" "$@") || rc=$?
+    echo "$out" | grep '^RESULT ' >>"$results" || true
+    [ $rc -eq 0 ] || echo "run-bench: $who $cmd $* exited $rc" >&2
+    alive "$who $cmd"
+  }
+
+  gcurl() { curl -sS -o /dev/null -w '%{http_code}' --cacert "$tmp/gantry-ca.pem" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+  for ns in bench-list bench-load bench-rate bench-watch; do
+    code=$(gcurl -X POST "$GANTRY_URL/api/v1/namespaces" \
+      -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}")
+    [ "$code" = 201 ] || die "creating namespace $ns: HTTP $code"
+  done
+
+  sleep 2
+  meta "rss_idle gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
+  echo "run-bench: idle RSS measured; filling $LIST_N pods" >&2
+
+  # --- 3 and 5: list of LIST_N pods, RSS holding them ------------------------------
+  for who in gantry etcd; do
+    bench "$who" create --clients 8 --count "$LIST_N" --ns bench-list --prefix pod
+  done
+  sleep 1
+  meta "rss_full gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid") items=$LIST_N"
+  for who in gantry etcd; do bench "$who" list --ns bench-list --reps 7; done
+  # etcd's own gRPC range, for scale: the gateway's JSON translation is a large
+  # part of the JSON list above.  etcdctl's process start is measured with an
+  # empty get and subtracted.
+  etcdctl_ms() { # median of 5 runs of `etcdctl get ARGS -w protobuf`, in ms
+    local t0 t1 ts=()
+    for _ in 1 2 3 4 5; do
+      t0=$(date +%s%N)
+      ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --cacert="$tmp/etcd-cert.pem" get "$@" \
+        -w protobuf >/dev/null
+      t1=$(date +%s%N)
+      ts+=($(( (t1 - t0) / 1000 )))
+    done
+    printf '%s\n' "${ts[@]}" | sort -n | sed -n 3p | awk '{printf "%.1f", $1 / 1000}'
+  }
+  meta "etcdctl_range full_ms=$(etcdctl_ms --prefix /registry/pods/bench-list/) empty_ms=$(etcdctl_ms /none)"
+  meta "rss_after_list gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
+
+  # --- 1: closed-loop creates, targets alternating -------------------------------
+  echo "run-bench: closed-loop creates (${REPS} x ${SECS} s per point)" >&2
+  for rep in $(seq 1 "$REPS"); do
+    for c in 1 8 64; do
+      for who in gantry etcd; do
+        bench "$who" create --clients "$c" --duration "$SECS" --ns bench-load --prefix "c$rep-$c"
+      done
     done
   done
-done
 
-# --- 2: open loop at 1,000 creates/s --------------------------------------------
-echo "run-bench: fixed rate 1000/s for $RATE_SECS s" >&2
-# The store's revision before it, to place the store's periodic compaction.
-rv=$(curl -sS --cacert "$tmp/gantry-ca.pem" -H "Authorization: Bearer $TOKEN" \
-  "$GANTRY_URL/api/v1/namespaces/bench-rate/pods?limit=1" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])' || echo 0)
-meta "rev_before_rate $rv"
-for who in gantry etcd; do
-  bench "$who" rate --rate 1000 --conns 8 --duration "$RATE_SECS" --ns bench-rate --prefix r \
-    --trace "build/bench/rate-$who.txt"
-  meta "trace_$who build/bench/rate-$who.txt"
-done
+  # --- 2: open loop at 1,000 creates/s --------------------------------------------
+  echo "run-bench: fixed rate 1000/s for $RATE_SECS s" >&2
+  # The store's revision before it, to place the store's periodic compaction.
+  rv=$(curl -sS --cacert "$tmp/gantry-ca.pem" -H "Authorization: Bearer $TOKEN" \
+    "$GANTRY_URL/api/v1/namespaces/bench-rate/pods?limit=1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])' || echo 0)
+  meta "rev_before_rate $rv"
+  for who in gantry etcd; do
+    bench "$who" rate --rate 1000 --conns 8 --duration "$RATE_SECS" --ns bench-rate --prefix r \
+      --trace "build/bench/rate-$who.txt"
+    meta "trace_$who build/bench/rate-$who.txt"
+  done
 
-# --- 4: one event to many watchers ----------------------------------------------
-echo "run-bench: fan-out to $WATCHERS watchers" >&2
-meta "rss_before_fanout gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
-for who in gantry etcd; do
-  bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch
-  sleep 2 # let the server notice the closed streams before the next one starts
-done
-meta "rss_end gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
-meta "elapsed_s $(( $(date +%s) - start ))"
+  # --- 4: one event to many watchers ----------------------------------------------
+  echo "run-bench: fan-out to $WATCHERS watchers" >&2
+  meta "rss_before_fanout gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
+  for who in gantry etcd; do
+    bench "$who" fanout --watchers "$WATCHERS" --rounds 5 --threads 4 --ns bench-watch
+    sleep 2 # let the server notice the closed streams before the next one starts
+  done
+  meta "rss_end gantry=$(rss_kb "$gantry_pid") etcd=$(rss_kb "$etcd_pid")"
 
-# Anything the server logged at warn or above during the run.
-if grep -qE ' (warn|error) ' "$tmp/gantry.log"; then
-  echo "run-bench: gantry logged warnings/errors:" >&2
-  grep -E ' (warn|error) ' "$tmp/gantry.log" | sort | uniq -c | sort -rn | head -10 >&2
-fi
+  # Anything the server logged at warn or above during the run.
+  if grep -qE ' (warn|error) ' "$tmp/gantry.log"; then
+    echo "run-bench: gantry logged warnings/errors:" >&2
+    grep -E ' (warn|error) ' "$tmp/gantry.log" | sort | uniq -c | sort -rn | head -10 >&2
+  fi
 
-meta "load_end $(cut -d' ' -f1 /proc/loadavg)"
-meta "date $(date -u +%F)"
+  # The API part's servers are done: give the agent part the machine.
+  stop_pid "$gantry_pid"; gantry_pid=
+  stop_pid "$etcd_pid"; etcd_pid=
+}
+
+# --- the node agent -------------------------------------------------------------
+agent_skip() { meta "agent_skip $*"; echo "run-bench: agent benchmarks skipped: $*" >&2; }
+
+# A `docker save` archive of a one-layer image: bin/busybox (static) and a
+# bin/sleep link to it, built here so the run needs no registry.
+make_busybox_tar() { # make_busybox_tar OUT REF
+  python3 - "$1" "$2" <<'PY'
+import hashlib, io, json, platform, sys, tarfile
+out, ref = sys.argv[1], sys.argv[2]
+
+def member(name, kind=tarfile.REGTYPE, mode=0o644, size=0, link=""):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.mode, ti.size, ti.linkname, ti.mtime = kind, mode, size, link, 0
+    return ti
+
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
+    t.addfile(member("bin", tarfile.DIRTYPE, 0o755))
+    with open("/bin/busybox", "rb") as f:
+        data = f.read()
+    t.addfile(member("bin/busybox", mode=0o755, size=len(data)), io.BytesIO(data))
+    t.addfile(member("bin/sleep", tarfile.SYMTYPE, 0o777, link="busybox"))
+layer = layer.getvalue()
+diff = hashlib.sha256(layer).hexdigest()
+arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+config = json.dumps({"architecture": arch, "os": "linux",
+                     "config": {"Env": ["PATH=/bin"], "Cmd": ["sleep", "3600"]},
+                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff]}}).encode()
+cfg = hashlib.sha256(config).hexdigest() + ".json"
+manifest = json.dumps([{"Config": cfg, "RepoTags": [ref],
+                        "Layers": [diff + "/layer.tar"]}]).encode()
+with tarfile.open(out, "w") as t:
+    t.addfile(member(cfg, size=len(config)), io.BytesIO(config))
+    t.addfile(member(diff, tarfile.DIRTYPE, 0o755))
+    t.addfile(member(diff + "/layer.tar", size=len(layer)), io.BytesIO(layer))
+    t.addfile(member("manifest.json", size=len(manifest)), io.BytesIO(manifest))
+PY
+}
+
+# Whether RUNTIME can run a container here at all: `RUNTIME run` of a
+# bundle whose rootfs holds only busybox.  Prints the runtime's error.
+rt_check() { # rt_check RUNTIME DIR
+  local rt=$1 d=$2 out rc=0
+  mkdir -p "$d/bundle/rootfs/bin"
+  cp /bin/busybox "$d/bundle/rootfs/bin/"
+  (cd "$d/bundle" && "$rt" spec >/dev/null 2>&1) || { echo "$rt spec failed"; return 1; }
+  python3 - "$d/bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"], c["process"]["terminal"] = ["/bin/busybox", "true"], False
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  out=$(timeout 30 "$rt" --root "$d/state" run -b "$d/bundle" "gtbench-check-$$" </dev/null 2>&1) || rc=$?
+  "$rt" --root "$d/state" delete -f "gtbench-check-$$" >/dev/null 2>&1 || true
+  [ $rc -eq 0 ] && return 0
+  echo "\`$rt run\` exited $rc: $(echo "$out" | tail -1 | cut -c1-200)"
+  return 1
+}
+
+# One field of the node, '' when unknown.
+node_field() { # node_field PYTHON-EXPR-ON-n
+  curl -sS --cacert "$adir/ca.pem" -H "Authorization: Bearer $ATOKEN" \
+    "$AURL/api/v1/nodes/$NODE" 2>/dev/null |
+    python3 -c "import json,sys
+try:
+    n = json.load(sys.stdin); print($1)
+except Exception:
+    print('')" 2>/dev/null || true
+}
+
+# One `gantry-bench pods` run (RESULT lines kept), traced with perf's
+# process tracepoints when perf works here (docs/benchmarks.md: where the
+# time goes).
+podbench() { # podbench TAG ARGS...
+  local tag=$1 out rc=0; shift
+  local trace=build/bench/agent-$tag.trace perfout=build/bench/agent-$tag.perf
+  rm -f "$trace" "$perfout"
+  if [ -n "$perf_ok" ]; then
+    perf record -q -k mono -a -e sched:sched_process_fork -e sched:sched_process_exec \
+      -e sched:sched_process_exit -o "$adir/$tag.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 1
+  fi
+  echo "run-bench: agent: $tag" >&2
+  out=$("$BENCH" pods "${AG[@]}" --pid "$agent_pid" --prefix "$tag" --tag "$tag" \
+    --trace "$trace" "$@") || rc=$?
+  echo "$out" | grep '^RESULT ' >>"$results" || true
+  if [ -n "$perf_pid" ]; then
+    stop_pid "$perf_pid" INT; perf_pid=
+    perf script -i "$adir/$tag.data" -F comm,pid,tid,time,event,trace >"$perfout" 2>/dev/null &&
+      meta "agent_perf $tag $perfout $trace $agent_pid"
+    rm -f "$adir/$tag.data"
+  fi
+  [ $rc -eq 0 ] || echo "run-bench: agent: gantry-bench pods $tag exited $rc" >&2
+  kill -0 "$agent_pid" 2>/dev/null || { tail -30 "$adir/agent.log" >&2; die "gantry agent died ($tag)"; }
+  # The API objects go before the agent has torn the pods down (the network,
+  # mounts and directories): wait for that too, and note how long it took.
+  local t0 _
+  t0=$(date +%s%N)
+  for _ in $(seq 1 600); do
+    [ -z "$(ls -A "$root/pods" 2>/dev/null)" ] && break
+    sleep 0.1
+  done
+  [ -z "$(ls -A "$root/pods" 2>/dev/null)" ] ||
+    echo "run-bench: agent: pod directories left 60 s after $tag: $(find "$root/pods" -mindepth 1 -maxdepth 1 | wc -l)" >&2
+  meta "agent_teardown $tag $(( ($(date +%s%N) - t0) / 1000000 ))"
+  return $rc
+}
+
+# Starts an agent with RUNTIME, measures it, stops it and resets its root.
+agent_run() { # agent_run RUNTIME
+  local rt=$1 bb=$bb_why got out _
+  root=$adir/root-$rt
+  mkdir -p "$root"
+  agent_roots+=("$root:$rt")
+  if [ -z "$bb" ]; then
+    if ! out=$("$GANTRY_BIN" image import "$adir/busybox.tar" --root-dir "$root" 2>&1); then
+      bb="gantry image import failed: $(echo "$out" | tail -1 | cut -c1-200)"
+    fi
+  fi
+  [ -z "$bb" ] || meta "agent_row_skip $rt busybox $bb"
+  "$GANTRY_BIN" agent --kubeconfig "$adir/srv/admin.kubeconfig" --node-name "$NODE" \
+    --root-dir "$root" --runtime "$rt" --bridge "$BRIDGE" --subnet "$SUBNET" \
+    --log-level info >"$adir/agent.log" 2>&1 &
+  agent_pid=$!
+  for _ in $(seq 1 300); do
+    got=$(node_field "[c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'][0]")
+    [ "$got" = True ] && break
+    kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$adir/agent.log" >&2; die "gantry agent did not start"; }
+    sleep 0.1
+  done
+  [ "$got" = True ] || die "node $NODE not Ready 30 s after the agent started"
+  got=$(node_field "n['status']['nodeInfo']['containerRuntimeVersion']")
+  if [ "$got" != "$rt" ]; then
+    meta "agent_na $rt the agent ran $got instead: $(grep -m1 'cannot run' "$adir/agent.log" | cut -c1-200)"
+    agent_stop
+    return 0
+  fi
+  sleep 3
+  meta "agent_rss_idle $rt $(rss_kb "$agent_pid")"
+  echo "run-bench: agent ($rt): idle RSS $(rss_kb "$agent_pid") kB; $PODS pods per measurement" >&2
+
+  podbench "$rt-host-seq" --image host --mode seq || true
+  [ -n "$bb" ] || podbench "$rt-bb-seq" --image gantry.bench/busybox:1 --pull Never --mode seq || true
+  podbench "$rt-host-burst" --image host --mode burst --conns 4 --timeout 300 || true
+  [ -n "$bb" ] || podbench "$rt-bb-burst" --image gantry.bench/busybox:1 --pull Never \
+    --mode burst --conns 4 --timeout 300 || true
+  sleep 2
+  meta "agent_rss_after $rt $(rss_kb "$agent_pid")"
+  # the iptables rules the CNI bridge plugin added for the pods must be gone
+  meta "agent_leftover_nat_rules $rt $(iptables -w -t nat -S 2>/dev/null | grep -c "${SUBNET%.*}\." || true)"
+  agent_stop
+}
+
+agent_bench() {
+  local tool
+  [ "$(id -u)" = 0 ] || { agent_skip "needs root (network namespaces, runc)"; return 0; }
+  for tool in runc ip iptables; do
+    command -v "$tool" >/dev/null || { agent_skip "$tool not found (scripts/deps.sh)"; return 0; }
+  done
+  [ -x /usr/lib/cni/bridge ] || { agent_skip "no CNI plugins in /usr/lib/cni (scripts/deps.sh)"; return 0; }
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    agent_skip "bridge $BRIDGE exists (another make bench running? else: ip link del $BRIDGE)"
+    return 0
+  fi
+  made_bridge=1 # the agent creates it with the first pod; agent_down removes it
+  adir=$tmp/agent
+  mkdir -p "$adir"
+  perf_ok=
+  if command -v perf >/dev/null && perf record -q -k mono -a -e sched:sched_process_exec \
+    -o "$adir/perf.check" -- true >/dev/null 2>&1; then
+    perf_ok=1
+  else
+    meta "agent_perf_skip perf record of the sched tracepoints does not work here"
+  fi
+  bb_why=
+  if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+    bb_why="no static /bin/busybox (apt-get install busybox-static)"
+  elif ! make_busybox_tar "$adir/busybox.tar" gantry.bench/busybox:1; then
+    bb_why="could not build the busybox archive"
+  fi
+
+  "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 --no-agent \
+    --log-level warn >"$adir/server.log" 2>&1 &
+  asrv_pid=$!
+  local kc=$adir/srv/admin.kubeconfig _
+  for _ in $(seq 1 200); do [ -s "$kc" ] && break; sleep 0.1; done
+  [ -s "$kc" ] || { tail -20 "$adir/server.log" >&2; die "agent part: server wrote no kubeconfig in 20 s"; }
+  AURL=$(awk '$1 == "server:" {print $2}' "$kc")
+  ATOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
+  awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$adir/ca.pem"
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$adir/ca.pem" \
+    -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' -X POST \
+    "$AURL/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-pods"}}')
+  [ "$code" = 201 ] || die "agent part: creating namespace bench-pods: HTTP $code"
+  AG=(--target gantry --url "$AURL" --cacert "$adir/ca.pem" --token "$ATOKEN" --node "$NODE"
+    --ns bench-pods --n "$PODS")
+  meta "agent_versions runc=$(runc --version | awk 'NR==1 {print $3}') crun=$(crun --version 2>/dev/null | awk 'NR==1 {print $3}') cni=$(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo unknown)"
+  meta "agent_config pods=$PODS node=$NODE bridge=$BRIDGE subnet=$SUBNET"
+
+  local rt why
+  for rt in runc crun; do
+    if ! command -v "$rt" >/dev/null; then
+      meta "agent_na $rt not installed"
+    elif [ -n "$bb_why" ]; then
+      # no rootfs for the check: let the agent's own check (the same
+      # `run` of a test container) decide; agent_run notices a fallback
+      agent_run "$rt"
+    elif ! why=$(rt_check "$rt" "$adir/check-$rt"); then
+      echo "run-bench: agent: $rt cannot run here: $why" >&2
+      meta "agent_na $rt $why"
+    else
+      agent_run "$rt"
+    fi
+  done
+  agent_down
+}
+
+# --- run ------------------------------------------------------------------------
+# The source measured, read before the run (the tree may move meanwhile);
 # GANTRY_REV names the source of a GANTRY_BIN built elsewhere.
 rev=${GANTRY_REV:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
   git -C "$top" diff --quiet HEAD -- src 2>/dev/null || echo +dirty)}
+start=$(date +%s)
+meta "load_start $(cut -d' ' -f1 /proc/loadavg)"
+if want api; then
+  api_bench
+  meta "elapsed_api_s $(( $(date +%s) - start ))"
+fi
+if want agent; then
+  agent_start=$(date +%s)
+  agent_bench
+  meta "elapsed_agent_s $(( $(date +%s) - agent_start ))"
+fi
+meta "elapsed_s $(( $(date +%s) - start ))"
+
+meta "load_end $(cut -d' ' -f1 /proc/loadavg)"
+meta "date $(date -u +%F)"
 meta "commit $rev"
 meta "nproc $(nproc)"
 meta "cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
-meta "etcd $(etcd --version | awk '/etcd Version/ {print $3}')"
+want api && meta "etcd $(etcd --version | awk '/etcd Version/ {print $3}')"
 meta "gantry $("$GANTRY_BIN" version 2>/dev/null | head -1 || echo unknown)"
+meta "gantry_bin $GANTRY_BIN"
 meta "datadir $(df --output=fstype "$tmp" | tail -1)"
-meta "config secs=$SECS reps=$REPS rate_secs=$RATE_SECS list_n=$LIST_N watchers=$WATCHERS"
+meta "config secs=$SECS reps=$REPS rate_secs=$RATE_SECS list_n=$LIST_N watchers=$WATCHERS pods=$PODS"
+meta "parts$PARTS"
 
 # Keep the raw lines: `python3 bench/report.py build/bench/last-results.txt` reprints them.
 cp "$results" build/bench/last-results.txt
 doc=docs/benchmarks.md
 [ "${BENCH_NO_DOC:-}" = 1 ] && doc=
+if [ -n "$doc" ] && { ! want api || ! want agent; }; then
+  echo "run-bench: BENCH_PARTS=\"${BENCH_PARTS:-}\" is a partial run: $doc left alone" >&2
+  doc=
+fi
 python3 bench/report.py "$results" ${doc:+"$doc"}
