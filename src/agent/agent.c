@@ -184,6 +184,32 @@ static void renew_lease(struct gt_agent *a)
 	json_decref(body);
 }
 
+/* Frees the workers of pods that are gone (their state would pile up). */
+static void reap_pods(struct gt_agent *a)
+{
+	struct pod **pp, *done = NULL;
+
+	pthread_mutex_lock(&a->lock);
+	for (pp = &a->pods; *pp;) {
+		struct pod *p = *pp;
+
+		if (atomic_load(&p->finished)) {
+			*pp = p->next;
+			p->next = done;
+			done = p;
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	while (done) {
+		struct pod *next = done->next;
+
+		gt_pod_free(done); /* joins the finished thread */
+		done = next;
+	}
+}
+
 static void *heartbeat_main(void *arg)
 {
 	struct gt_agent *a = arg;
@@ -203,6 +229,8 @@ static void *heartbeat_main(void *arg)
 			struct timespec ts = { 0, 100 * 1000000L };
 
 			nanosleep(&ts, NULL);
+			if (i % 10 == 0)
+				reap_pods(a);
 		}
 	}
 	return NULL;

@@ -48,6 +48,7 @@ struct pod {
 	pthread_cond_t cond;
 	json_t *obj;            /* latest Pod from the API */
 	bool wake, gone, stop;
+	_Atomic bool finished;  /* the worker tore the pod down and returned */
 	/* worker-private */
 	char ip[64];
 	bool sandbox_ready, volumes_ready, gpus_ready;

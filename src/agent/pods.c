@@ -1036,6 +1036,7 @@ static void *worker(void *arg)
 			if (!gone)
 				finish_deletion(p);
 			json_decref(pod);
+			atomic_store(&p->finished, true); /* the agent reaps us */
 			break;
 		}
 		if (p->rejected)
