@@ -161,6 +161,17 @@ static void follow_free(void *arg)
 	free(f);
 }
 
+/* Constant-time comparison, so the token cannot be guessed byte by byte. */
+static bool token_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
 static void reply_text(struct gt_http_req *req, int code, const char *msg)
 {
 	gt_http_reply(req, code, "text/plain", msg, strlen(msg));
@@ -187,7 +198,9 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 	struct pod *p;
 	int attempt = -1;
 
-	if (a->token && (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, a->token))) {
+	/* only the API server (which presents the token) may read logs or open
+	 * exec / port-forward streams; an agent without a token serves nobody */
+	if (!a->token || !auth || strncmp(auth, "Bearer ", 7) || !token_eq(auth + 7, a->token)) {
 		reply_text(req, 401, "Unauthorized");
 		return;
 	}

@@ -140,7 +140,9 @@ int gt_cmd_agent(int argc, char **argv)
 		cfg.self_exe = self;
 	}
 	cfg.client = client;
-	cfg.token = token;
+	/* the API server presents the same token to the agent's endpoint
+	 * (logs, exec, port-forward): never leave it unauthenticated */
+	cfg.token = token ? token : gt_client_token(client);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
