@@ -161,17 +161,6 @@ static void follow_free(void *arg)
 	free(f);
 }
 
-/* Constant-time comparison, so the token cannot be guessed byte by byte. */
-static bool token_eq(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = la != lb;
-
-	for (size_t i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
 static void reply_text(struct gt_http_req *req, int code, const char *msg)
 {
 	gt_http_reply(req, code, "text/plain", msg, strlen(msg));
@@ -200,7 +189,7 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 
 	/* only the API server (which presents the token) may read logs or open
 	 * exec / port-forward streams; an agent without a token serves nobody */
-	if (!a->token || !auth || strncmp(auth, "Bearer ", 7) || !token_eq(auth + 7, a->token)) {
+	if (!a->token || !auth || strncmp(auth, "Bearer ", 7) || !gt_secret_eq(auth + 7, a->token)) {
 		reply_text(req, 401, "Unauthorized");
 		return;
 	}

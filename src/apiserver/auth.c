@@ -9,17 +9,6 @@
 
 #include "apiserver/internal.h"
 
-/* Constant-time comparison so the token cannot be guessed byte by byte. */
-static bool token_eq(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = la != lb;
-
-	for (size_t i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
 int gt_authenticate(struct gt_api *api, struct gt_http_req *req, struct gt_user *user)
 {
 	const char *h = gt_http_header(req, "Authorization");
@@ -30,7 +19,7 @@ int gt_authenticate(struct gt_api *api, struct gt_http_req *req, struct gt_user 
 	h += 7;
 	while (*h == ' ')
 		h++;
-	if (!api->token || !token_eq(h, api->token))
+	if (!api->token || !gt_secret_eq(h, api->token))
 		return -ENOKEY;
 	user->name = "admin";
 	user->groups[0] = "system:masters";

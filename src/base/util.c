@@ -360,6 +360,16 @@ void gt_random_suffix(char *out, size_t n)
 	out[n] = '\0';
 }
 
+bool gt_secret_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
 int gt_parse_bool(const char *s, bool *out)
 {
 	static const char *t[] = { "1", "t", "T", "TRUE", "true", "True" };

@@ -75,6 +75,10 @@ void gt_uuid(char out[37]);
 /* n random chars from Kubernetes' generateName alphabet, NUL-terminated. */
 void gt_random_suffix(char *out, size_t n);
 
+/* Constant-time string equality for secrets (tokens): the time taken does
+ * not depend on where the strings differ. */
+bool gt_secret_eq(const char *a, const char *b);
+
 /* Go strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False.
  * Returns 0 and sets *out, or -EINVAL. */
 int gt_parse_bool(const char *s, bool *out);
