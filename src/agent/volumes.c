@@ -168,29 +168,6 @@ static int mode_of(const json_t *obj, const char *key, int def, const char *fiel
 	return 0;
 }
 
-/* Go's %q for label and annotation values (UTF-8 passes through). */
-static void add_quoted(struct gt_buf *b, const char *s)
-{
-	gt_buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			gt_buf_addf(b, "\\%c", c);
-		else if (c == '\n')
-			gt_buf_adds(b, "\\n");
-		else if (c == '\t')
-			gt_buf_adds(b, "\\t");
-		else if (c == '\r')
-			gt_buf_adds(b, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			gt_buf_addf(b, "\\x%02x", c);
-		else
-			gt_buf_addc(b, (char)c);
-	}
-	gt_buf_addc(b, '"');
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -215,7 +192,7 @@ static char *format_map(const json_t *m)
 		if (i)
 			gt_buf_addc(&b, '\n');
 		gt_buf_addf(&b, "%s=", keys[i]);
-		add_quoted(&b, val ? val : "");
+		gt_buf_add_quoted(&b, val ? val : "");
 	}
 	free(keys);
 	return gt_buf_detach(&b, NULL);

@@ -130,27 +130,6 @@ static bool check_label_value(const char *v, struct gt_buf *b)
 	return b->len == before;
 }
 
-/* Go's %q, close enough for label keys and values. */
-static void add_quoted(struct gt_buf *b, const char *s)
-{
-	gt_buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			gt_buf_addf(b, "\\%c", c);
-		else if (c == '\n')
-			gt_buf_adds(b, "\\n");
-		else if (c == '\t')
-			gt_buf_adds(b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			gt_buf_addf(b, "\\x%02x", c);
-		else
-			gt_buf_addc(b, (char)c);
-	}
-	gt_buf_addc(b, '"');
-}
-
 /* A list of field errors, rendered like utilerrors.NewAggregate. */
 struct errlist {
 	struct gt_buf b;
@@ -170,7 +149,7 @@ static void errlist_invalid(struct errlist *e, const char *path, const char *v, 
 {
 	errlist_next(e);
 	gt_buf_addf(&e->b, "%s: Invalid value: ", path);
-	add_quoted(&e->b, v);
+	gt_buf_add_quoted(&e->b, v);
 	gt_buf_addf(&e->b, ": %s", detail);
 }
 
@@ -182,7 +161,7 @@ static void errlist_invalid_list(struct errlist *e, char **vals, size_t n, const
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			gt_buf_adds(&e->b, ", ");
-		add_quoted(&e->b, vals[i]);
+		gt_buf_add_quoted(&e->b, vals[i]);
 	}
 	gt_buf_addf(&e->b, "}: %s", detail);
 }

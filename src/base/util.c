@@ -189,6 +189,28 @@ void gt_buf_addf(struct gt_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void gt_buf_add_quoted(struct gt_buf *b, const char *s)
+{
+	gt_buf_addc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			gt_buf_addf(b, "\\%c", c);
+		else if (c == '\n')
+			gt_buf_adds(b, "\\n");
+		else if (c == '\t')
+			gt_buf_adds(b, "\\t");
+		else if (c == '\r')
+			gt_buf_adds(b, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			gt_buf_addf(b, "\\x%02x", c);
+		else
+			gt_buf_addc(b, (char)c);
+	}
+	gt_buf_addc(b, '"');
+}
+
 char *gt_buf_detach(struct gt_buf *b, size_t *len)
 {
 	char *p;

@@ -52,6 +52,8 @@ void gt_buf_add(struct gt_buf *b, const void *data, size_t len);
 void gt_buf_adds(struct gt_buf *b, const char *s);
 void gt_buf_addc(struct gt_buf *b, char c);
 void gt_buf_addf(struct gt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s quoted as Go's %q does for printable UTF-8 ("a\"b\n"). */
+void gt_buf_add_quoted(struct gt_buf *b, const char *s);
 /* Takes the data out of b (caller frees); b is left empty and reusable. */
 char *gt_buf_detach(struct gt_buf *b, size_t *len);
 
