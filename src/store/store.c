@@ -17,12 +17,12 @@
 
 #include "base/log.h"
 #include "store/backend.h"
+#include "store/index.h"
 
 struct coll {
 	char *name;           /* "core/pods" */
 	size_t namelen;
-	struct gt_obj **items;/* sorted by key */
-	size_t n, cap;
+	struct gt_index *idx;
 };
 
 struct ring_ev {
@@ -40,6 +40,7 @@ struct wreq {
 	struct gt_obj *res;
 	struct gt_err *err;
 	bool done;
+	pthread_cond_t done_cond; /* signalled for this request alone */
 	struct wreq *next;
 };
 
@@ -54,7 +55,7 @@ struct gt_store {
 	size_t cap;
 
 	pthread_mutex_t qlock;
-	pthread_cond_t qcond, donecond;
+	pthread_cond_t qcond;
 	struct wreq *qhead, *qtail;
 	bool stopping;
 	pthread_t writer;
@@ -135,68 +136,31 @@ static struct coll *coll_find(struct gt_store *s, const char *key, bool create)
 	c = xcalloc(1, sizeof(*c));
 	c->name = xstrndup(key, n);
 	c->namelen = n;
+	c->idx = gt_index_new();
 	gt_grow((void **)&s->colls, &s->capcolls, s->ncolls + 1, sizeof(*s->colls));
 	s->colls[s->ncolls++] = c;
 	return c;
 }
 
-/* Index of the first item with key >= k. */
-static size_t lower_bound(const struct coll *c, const char *k)
-{
-	size_t lo = 0, hi = c->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(c->items[mid]->key, k) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static struct gt_obj *cache_get(struct gt_store *s, const char *key)
 {
 	struct coll *c = coll_find(s, key, false);
-	size_t i;
 
-	if (!c)
-		return NULL;
-	i = lower_bound(c, key);
-	return i < c->n && !strcmp(c->items[i]->key, key) ? c->items[i] : NULL;
+	return c ? gt_index_get(c->idx, key) : NULL;
 }
 
 /* Inserts or replaces (taking the reference o). */
 static void cache_put(struct gt_store *s, struct gt_obj *o)
 {
-	struct coll *c = coll_find(s, o->key, true);
-	size_t i = lower_bound(c, o->key);
-
-	if (i < c->n && !strcmp(c->items[i]->key, o->key)) {
-		gt_obj_unref(c->items[i]);
-		c->items[i] = o;
-		return;
-	}
-	gt_grow((void **)&c->items, &c->cap, c->n + 1, sizeof(*c->items));
-	memmove(c->items + i + 1, c->items + i, (c->n - i) * sizeof(*c->items));
-	c->items[i] = o;
-	c->n++;
+	gt_index_put(coll_find(s, o->key, true)->idx, o);
 }
 
 static void cache_del(struct gt_store *s, const char *key)
 {
 	struct coll *c = coll_find(s, key, false);
-	size_t i;
 
-	if (!c)
-		return;
-	i = lower_bound(c, key);
-	if (i < c->n && !strcmp(c->items[i]->key, key)) {
-		gt_obj_unref(c->items[i]);
-		memmove(c->items + i, c->items + i + 1, (c->n - i - 1) * sizeof(*c->items));
-		c->n--;
-	}
+	if (c)
+		gt_index_del(c->idx, key);
 }
 
 static void ring_put(struct gt_store *s, int64_t rev, enum gt_event_type type,
@@ -361,10 +325,12 @@ static void process_batch(struct gt_store *s, struct wreq *batch)
 		}
 		gt_obj_unref(st[i].prev);
 		q->done = true;
+		/* Only this batch's writers wake: a broadcast woke every
+		 * queued writer per batch, most of them to sleep again. */
+		pthread_cond_signal(&q->done_cond);
 	}
 	s->nwrites += nw;
 	s->nbatches++;
-	pthread_cond_broadcast(&s->donecond);
 	pthread_mutex_unlock(&s->qlock);
 	free(st);
 	free(w);
@@ -437,9 +403,11 @@ int gt_store_write(struct gt_store *s, enum gt_write_type type, const char *key,
 		.type = type, .key = key, .obj = obj, .expect = expect_rev, .err = err,
 	};
 
+	pthread_cond_init(&q.done_cond, NULL);
 	pthread_mutex_lock(&s->qlock);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->qlock);
+		pthread_cond_destroy(&q.done_cond);
 		json_decref(obj);
 		return gt_err_set(err, -ECANCELED, "store is shutting down");
 	}
@@ -450,8 +418,9 @@ int gt_store_write(struct gt_store *s, enum gt_write_type type, const char *key,
 	s->qtail = &q;
 	pthread_cond_signal(&s->qcond);
 	while (!q.done)
-		pthread_cond_wait(&s->donecond, &s->qlock);
+		pthread_cond_wait(&q.done_cond, &s->qlock);
 	pthread_mutex_unlock(&s->qlock);
+	pthread_cond_destroy(&q.done_cond);
 	json_decref(q.obj);
 	if (q.result < 0) {
 		if (err && !err->code)
@@ -482,7 +451,6 @@ int gt_store_open(struct gt_backend *be, const struct gt_store_options *opt,
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
-	pthread_cond_init(&s->donecond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -526,9 +494,7 @@ void gt_store_close(struct gt_store *s)
 	if (s->be)
 		s->be->ops->close(s->be);
 	for (size_t i = 0; i < s->ncolls; i++) {
-		for (size_t j = 0; j < s->colls[i]->n; j++)
-			gt_obj_unref(s->colls[i]->items[j]);
-		free(s->colls[i]->items);
+		gt_index_free(s->colls[i]->idx);
 		free(s->colls[i]->name);
 		free(s->colls[i]);
 	}
@@ -584,14 +550,18 @@ int gt_store_list(struct gt_store *s, const char *prefix, const char *after,
 		*rev = atomic_load(&s->rev);
 	c = coll_find(s, prefix, false);
 	if (c) {
-		size_t i = lower_bound(c, after && strcmp(after, prefix) > 0 ? after : prefix);
+		struct gt_index_pos p = gt_index_seek(c->idx, after && strcmp(after, prefix) > 0 ?
+							    after : prefix);
+		struct gt_obj *o = gt_index_at(c->idx, &p);
 
-		if (after && i < c->n && !strcmp(c->items[i]->key, after))
-			i++;
-		for (; i < c->n; i++) {
-			if (strncmp(c->items[i]->key, prefix, plen))
+		if (after && o && !strcmp(o->key, after)) {
+			gt_index_next(c->idx, &p);
+			o = gt_index_at(c->idx, &p);
+		}
+		for (; o; gt_index_next(c->idx, &p), o = gt_index_at(c->idx, &p)) {
+			if (strncmp(o->key, prefix, plen))
 				break;
-			if (fn(c->items[i], ctx))
+			if (fn(o, ctx))
 				break;
 		}
 	}
@@ -623,7 +593,7 @@ void gt_store_stats(struct gt_store *s, struct gt_store_stats *st)
 	st->objects = 0;
 	pthread_rwlock_rdlock(&s->lock);
 	for (size_t i = 0; i < s->ncolls; i++)
-		st->objects += s->colls[i]->n;
+		st->objects += gt_index_count(s->colls[i]->idx);
 	pthread_rwlock_unlock(&s->lock);
 }
 

@@ -4,6 +4,7 @@
 
 #include "t.h"
 #include "store/backend.h"
+#include "store/index.h"
 #include "store/store.h"
 
 static char dbpath[256];
@@ -170,6 +171,115 @@ TEST(group_commit_concurrent)
 	gt_store_close(s);
 }
 
+static struct gt_obj *idx_obj(const char *key)
+{
+	struct gt_obj *o = calloc(1, sizeof(*o));
+
+	o->refs = 1;
+	o->key = strdup(key);
+	return o;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Random puts/deletes against a reference set; order, seek and counts agree,
+ * across block splits and emptied blocks. */
+TEST(index_matches_reference)
+{
+	enum { N = 3000 };
+	struct gt_index *x = gt_index_new();
+	static char present[N];
+	unsigned seed = 12345;
+	char key[32];
+	int bad_order = 0, bad_seek = 0;
+	size_t count = 0;
+
+	memset(present, 0, sizeof(present));
+	for (int step = 0; step < 40000; step++) {
+		int k;
+
+		seed = seed * 1103515245u + 12345u;
+		k = (int)((seed >> 8) % N);
+		snprintf(key, sizeof(key), "c/p/%05d", k);
+		seed = seed * 1103515245u + 12345u;
+		if (step < 20000 || (seed >> 8) % 3) {
+			gt_index_put(x, idx_obj(key));
+			count += !present[k];
+			present[k] = 1;
+		} else {
+			gt_index_del(x, key);
+			count -= present[k];
+			present[k] = 0;
+		}
+	}
+	CHECK_INT(gt_index_count(x), count);
+	{
+		struct gt_index_pos p = gt_index_seek(x, "");
+		char *prev = NULL;
+		size_t seen = 0;
+
+		for (struct gt_obj *o; (o = gt_index_at(x, &p)); gt_index_next(x, &p)) {
+			int k = atoi(o->key + 4);
+
+			if (prev && strcmp(prev, o->key) >= 0)
+				bad_order++;
+			if (!present[k])
+				bad_order++;
+			prev = o->key;
+			seen++;
+		}
+		CHECK_INT(seen, count);
+	}
+	CHECK_INT(bad_order, 0);
+	for (int k = 0; k < N; k++) {
+		struct gt_index_pos p;
+		struct gt_obj *o;
+		int want = k;
+
+		snprintf(key, sizeof(key), "c/p/%05d", k);
+		CHECK(!!gt_index_get(x, key) == present[k]);
+		while (want < N && !present[want])
+			want++;
+		p = gt_index_seek(x, key);
+		o = gt_index_at(x, &p);
+		if (want == N ? o != NULL : !o || atoi(o->key + 4) != want)
+			bad_seek++;
+	}
+	CHECK_INT(bad_seek, 0);
+	gt_index_free(x);
+	{
+		/* Keys arriving in reverse order (every insert at the front). */
+		char *keys[600];
+
+		x = gt_index_new();
+		for (int i = 599; i >= 0; i--) {
+			snprintf(key, sizeof(key), "k%04d", i);
+			keys[i] = strdup(key);
+			gt_index_put(x, idx_obj(key));
+		}
+		qsort(keys, 600, sizeof(*keys), cmp_str);
+		{
+			struct gt_index_pos p = gt_index_seek(x, "k0300");
+			int i = 300, ok = 1;
+
+			for (struct gt_obj *o; (o = gt_index_at(x, &p)); gt_index_next(x, &p), i++)
+				ok &= !strcmp(o->key, keys[i]);
+			CHECK(ok);
+			CHECK_INT(i, 600);
+		}
+		for (int i = 0; i < 600; i++) {
+			gt_index_del(x, keys[i]);
+			free(keys[i]);
+		}
+		CHECK_INT(gt_index_count(x), 0);
+		CHECK(gt_index_get(x, "k0001") == NULL);
+		gt_index_free(x);
+	}
+}
+
 int main(void)
 {
 	snprintf(dbpath, sizeof(dbpath), "/tmp/gt-test-store-%d.db", (int)getpid());
@@ -177,6 +287,7 @@ int main(void)
 	RUN(watch_from_revision);
 	RUN(too_old_gives_410);
 	RUN(group_commit_concurrent);
+	RUN(index_matches_reference);
 	unlink(dbpath);
 	{
 		char p[300];
