@@ -210,6 +210,52 @@ static void reap_pods(struct gt_agent *a)
 	}
 }
 
+/*
+ * Removes local-path volume directories (ROOT/pv/pvc-*) whose
+ * PersistentVolume is gone: the provisioner deletes the object (reclaim
+ * policy Delete) once the claim is deleted, and claim protection keeps the
+ * claim until no pod uses it, so nothing mounts them any more.
+ */
+static void sweep_volumes(struct gt_agent *a)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	json_t *list = NULL, *items = NULL;
+	struct gt_err err;
+
+	snprintf(dir, sizeof(dir), "%s/pv", a->root);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX + 300];
+		bool live = false;
+		json_t *pv;
+		size_t i;
+
+		if (strncmp(de->d_name, "pvc-", 4))
+			continue;
+		if (!list) {
+			/* one list per sweep, and only when there is something to check */
+			gt_err_clear(&err);
+			if (gt_client_get(a->client, "/api/v1/persistentvolumes", &list, &err) < 0)
+				break;
+			items = json_object_get(list, "items");
+			if (!json_is_array(items))
+				break;
+		}
+		json_array_foreach(items, i, pv)
+			live |= !strcmp(gt_json_str(pv, "metadata.name") ?: "", de->d_name);
+		if (live)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (gt_rm_rf(path) == 0)
+			gt_info("agent: removed the data of deleted volume %s", de->d_name);
+	}
+	json_decref(list);
+	if (d)
+		closedir(d);
+}
+
 static void *heartbeat_main(void *arg)
 {
 	struct gt_agent *a = arg;
@@ -231,6 +277,8 @@ static void *heartbeat_main(void *arg)
 			nanosleep(&ts, NULL);
 			if (i % 10 == 0)
 				reap_pods(a);
+			if (i % 50 == 0)
+				sweep_volumes(a);
 		}
 	}
 	return NULL;
@@ -579,8 +627,11 @@ int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err
 		pid_t pid;
 		int status;
 
+		struct gt_net_config nc = { .bridge = a.bridge, .subnet = a.subnet };
+
 		if (posix_spawnp(&pid, "ip", NULL, NULL, argv, environ) == 0)
 			waitpid(pid, &status, 0);
+		gt_net_masq_remove(&nc);
 	}
 keep_bridge:
 	snprintf(dir, sizeof(dir), "%s/cni", root_dir);

@@ -72,6 +72,16 @@ int gt_net_setup(const struct gt_net_config *c, const char *pod_id, const char *
 		 const json_t *host_ports, char ip[64], struct gt_err *err);
 
 /*
+ * Pods reach addresses outside the pod network through one MASQUERADE rule
+ * per network (nat POSTROUTING, "-s SUBNET ! -d SUBNET", comment "gantry pod
+ * network BRIDGE"), not the bridge plugin's per-pod chains.  _ensure adds
+ * it when missing (checked once per process and network; gt_net_setup calls
+ * it); _remove deletes it (node reset, with the bridge).
+ */
+int gt_net_masq_ensure(const struct gt_net_config *c, struct gt_err *err);
+void gt_net_masq_remove(const struct gt_net_config *c);
+
+/*
  * Disconnects the pod: CNI DEL for portmap, bridge and loopback (in that
  * order) with the cached prevResult, then drops the cache.  netns_path may
  * be NULL (the cached path is used) or no longer a namespace: the plugins

@@ -27,6 +27,8 @@
 #define BRIDGE "gttest0"
 #define SUBNET "10.123.0.0/24"
 #define GATEWAY "10.123.0.1"
+#define MASQ_RULE "-A POSTROUTING -s " SUBNET " ! -d " SUBNET \
+	" -m comment --comment \"gantry pod network " BRIDGE "\" -j MASQUERADE"
 
 static char root[64];
 static char state[128];
@@ -70,6 +72,7 @@ static void cleanup(void)
 	if (system("ip link del " BRIDGE " 2>/dev/null")) {
 		/* absent already */
 	}
+	gt_net_masq_remove(&cfg);
 	/* portmap's shared chains, when this test created them */
 	if (nat_before && !strstr(nat_before, "CNI-HOSTPORT-DNAT")) {
 		char *now = sh_out("iptables -w -t nat -S");
@@ -289,12 +292,15 @@ TEST(pod_to_pod_and_hostport)
 	CHECK_INT(ping(NULL, GATEWAY, 18080), 0);
 	CHECK_INT(wait_ok(srv), 0);
 
-	/* the masquerade and port rules carry the pod id */
+	/* the port rules carry the pod id; one masquerade rule serves the
+	 * whole pod network (no per-pod chains) */
 	{
 		char *nat = sh_out("iptables -w -t nat -S");
 
 		CHECK(strstr(nat, "id: \\\"gttest-a\\\"") != NULL);
 		CHECK(strstr(nat, "dport 18080") != NULL);
+		CHECK(strstr(nat, MASQ_RULE) != NULL);
+		CHECK(strstr(nat, "-j CNI-") == NULL || strstr(nat, "-j CNI-HOSTPORT") != NULL);
 		free(nat);
 	}
 
@@ -366,28 +372,38 @@ TEST(teardown_without_cache)
 }
 
 /* The sandbox is recreated (a new namespace at the same path): setup
- * releases the old address and masquerade rule and configures the new one. */
+ * releases the old address and configures the new one. */
 TEST(new_sandbox_same_path)
 {
 	char ip1[64] = "", ip2[64] = "";
 	char *p = nspath("gttest-c");
-	char *nat, *needle;
+	char *lease;
 
 	CHECK_INT(setup_pod("gttest-c", NULL, ip1), 0);
 	CHECK_INT(gt_netns_destroy(p, NULL), 0);
 	CHECK_INT(setup_pod("gttest-c", NULL, ip2), 0);
 	CHECK(in_subnet(ip2));
-	nat = sh_out("iptables -w -t nat -S POSTROUTING");
-	needle = xasprintf("-s %s/32", ip1);
+	/* host-local keeps one file per leased address */
+	lease = xasprintf("%s/ipam/gantry/%s", state, ip1);
 	if (strcmp(ip1, ip2))
-		CHECK(strstr(nat, needle) == NULL);
-	free(needle);
-	needle = xasprintf("-s %s/32", ip2);
-	CHECK(strstr(nat, needle) != NULL);
-	free(needle);
-	free(nat);
+		CHECK(access(lease, F_OK) < 0);
+	free(lease);
+	lease = xasprintf("%s/ipam/gantry/%s", state, ip2);
+	CHECK(access(lease, F_OK) == 0);
+	free(lease);
 	CHECK_INT(teardown_pod("gttest-c"), 0);
 	free(p);
+}
+
+static int masq_rules(void)
+{
+	char *nat = sh_out("iptables -w -t nat -S POSTROUTING");
+	int n = 0;
+
+	for (char *q = nat; (q = strstr(q, MASQ_RULE)); q++)
+		n++;
+	free(nat);
+	return n;
 }
 
 struct par {
@@ -420,9 +436,15 @@ TEST(parallel_setup)
 		for (int j = 0; j < i; j++)
 			CHECK(strcmp(ps[i].ip, ps[j].ip) != 0);
 	}
+	CHECK_INT(masq_rules(), 1); /* one rule, however many pods */
 	for (int i = 0; i < 4; i++)
 		CHECK_INT(teardown_pod(ps[i].id), 0);
 	CHECK_INT(bridge_ports(), 0);
+	gt_net_masq_remove(&cfg);
+	CHECK_INT(masq_rules(), 0);
+	CHECK_INT(gt_net_masq_ensure(&cfg, NULL), 0);
+	CHECK_INT(gt_net_masq_ensure(&cfg, NULL), 0);
+	CHECK_INT(masq_rules(), 1);
 }
 
 TEST(bad_input)
