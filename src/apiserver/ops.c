@@ -189,6 +189,21 @@ static int prepare_create(struct gt_api *api, const struct gt_resource *r, json_
 		} else if (ip && !gt_json_path(obj, "spec.clusterIPs")) {
 			gt_json_set(obj, "spec.clusterIPs", json_pack("[s]", ip));
 		}
+	} else if (is(r, "", "PersistentVolumeClaim")) {
+		/* the StorageObjectInUseProtection admission plugin's finalizer:
+		 * a claim in use by a pod is deleted only once no pod uses it */
+		json_t *f = gt_json_path(obj, "metadata.finalizers"), *v;
+		size_t i;
+		bool has = false;
+
+		json_array_foreach(f, i, v)
+			has |= json_is_string(v) && !strcmp(json_string_value(v), GT_FINALIZER_PVC_PROTECTION);
+		if (!f) {
+			f = json_array();
+			gt_json_set(obj, "metadata.finalizers", f);
+		}
+		if (!has && json_is_array(f)) /* another type: validation says so */
+			json_array_append_new(f, json_string(GT_FINALIZER_PVC_PROTECTION));
 	} else if (is(r, "apiextensions.k8s.io", "CustomResourceDefinition")) {
 		char now[32];
 		json_t *names = gt_json_path(obj, "spec.names"), *st, *vers, *v;

@@ -41,6 +41,7 @@ struct gt_delete_opts {
 #define GT_AGENT_ENDPOINT_ANNOTATION "gantry.dev/agent-endpoint"
 
 #define GT_FINALIZER_CRD_CLEANUP "customresourcecleanup.apiextensions.k8s.io"
+#define GT_FINALIZER_PVC_PROTECTION "kubernetes.io/pvc-protection"
 
 /* Storage key of an object. */
 void gt_api_key(const struct gt_resource *r, const char *ns, const char *name,

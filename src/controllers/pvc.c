@@ -1,5 +1,10 @@
 /*
- * pvc.c - the local-path provisioner: every pending PersistentVolumeClaim
+ * pvc.c - claim protection and the local-path provisioner.
+ *
+ * Protection: a claim being deleted keeps its kubernetes.io/pvc-protection
+ * finalizer (added on create) while a pod that is not finished uses it.
+ *
+ * Provisioner: every pending PersistentVolumeClaim
  * (no volumeName, storage class unset or "local-path") gets a
  * PersistentVolume "pvc-<uid>" whose hostPath lies under the embedded node
  * agent's pv directory (created by the agent on first use), pinned to that
@@ -105,14 +110,85 @@ static int provision(struct gt_api *api, const struct gt_controllers_config *cfg
 	return 0;
 }
 
+/* Whether a pod of namespace ns that has not finished mounts claim name. */
+static bool claim_in_use(const struct claims *pods, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < pods->n; i++) {
+		const json_t *p = pods->items[i]->obj;
+		const char *ph = gt_json_str(p, "status.phase") ?: "";
+		json_t *v;
+		size_t k;
+
+		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
+		    !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"))
+			continue;
+		json_array_foreach(gt_json_path(p, "spec.volumes"), k, v)
+			if (!strcmp(gt_json_str(v, "persistentVolumeClaim.claimName") ?: "", name))
+				return true;
+	}
+	return false;
+}
+
+static int drop_protection(json_t *obj, void *ctx, struct gt_err *err)
+{
+	json_t *a = gt_json_path(obj, "metadata.finalizers"), *n = json_array(), *v;
+	size_t i;
+
+	(void)ctx;
+	(void)err;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || strcmp(json_string_value(v), GT_FINALIZER_PVC_PROTECTION))
+			json_array_append(n, v);
+	gt_json_set(obj, "metadata.finalizers", n);
+	return 0;
+}
+
+static int protect(struct gt_api *api, const struct claims *c)
+{
+	const struct gt_resource *pvcr = gt_registry_find("", "v1", "persistentvolumeclaims");
+	struct claims pods = { 0 };
+	int writes = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const json_t *o = c->items[i]->obj;
+		const char *ns = gt_json_str(o, "metadata.namespace") ?: "";
+		const char *name = gt_json_str(o, "metadata.name") ?: "";
+		json_t *f;
+		size_t k;
+		bool has = false;
+
+		if (!gt_json_path(o, "metadata.deletionTimestamp"))
+			continue;
+		json_array_foreach(gt_json_path(o, "metadata.finalizers"), k, f)
+			has |= json_is_string(f) && !strcmp(json_string_value(f), GT_FINALIZER_PVC_PROTECTION);
+		if (!has)
+			continue;
+		if (!pods.items)
+			gt_store_list(gt_api_store(api), "core/pods/", NULL, collect, &pods, NULL);
+		if (!claim_in_use(&pods, ns, name)) {
+			struct gt_obj *out = NULL;
+
+			if (gt_api_modify(api, pvcr, ns, name, GT_PART_MAIN, drop_protection, NULL, NULL,
+					  &out, NULL) == 0)
+				writes++;
+			gt_obj_unref(out);
+		}
+	}
+	for (size_t i = 0; i < pods.n; i++)
+		gt_obj_unref(pods.items[i]);
+	free(pods.items);
+	return writes;
+}
+
 int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg)
 {
 	struct claims c = { 0 }, pvs = { 0 };
 	int writes = 0;
 
-	if (!cfg || !cfg->pv_root || !cfg->node_name)
-		return 0;
 	gt_store_list(gt_api_store(api), "core/persistentvolumeclaims/", NULL, collect, &c, NULL);
+	writes += protect(api, &c);
+	if (!cfg || !cfg->pv_root || !cfg->node_name)
+		goto out;
 	for (size_t i = 0; i < c.n; i++) {
 		const json_t *o = c.items[i]->obj;
 		const char *sc = gt_json_str(o, "spec.storageClassName");
@@ -146,6 +222,7 @@ int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg)
 			gt_obj_unref(out);
 		}
 	}
+out:
 	for (size_t i = 0; i < c.n; i++)
 		gt_obj_unref(c.items[i]);
 	for (size_t i = 0; i < pvs.n; i++)

@@ -9,6 +9,7 @@ hostPath, mount points absent from the host root, a PVC.
 """
 import os
 import re
+import time
 
 import pytest
 
@@ -232,3 +233,28 @@ def test_persistent_volume_claim(srv, ns):
     assert pvc["status"].get("phase") == "Bound", pvc
     pv = srv.get("/api/v1/persistentvolumes/" + pvc["spec"]["volumeName"])
     assert re.search(r"Bound", pv["status"].get("phase", "")), pv
+    assert "kubernetes.io/pvc-protection" in pvc["metadata"].get("finalizers", []), pvc
+    pvdir = pv["spec"]["hostPath"]["path"]
+    assert os.path.isfile(os.path.join(pvdir, "f")), pvdir
+
+    # claim protection: deleting a claim a running pod uses waits for the pod
+    create_pod(srv, ns, pod_body("pvc-hold", srv.node, [hctr(
+        "c", "sleep 3600", volumeMounts=[mnt("d", "/mnt")])], volumes=vol, restart="Always"))
+    wait_pod(srv, ns, "pvc-hold", lambda p: p.get("status", {}).get("phase") == "Running", 30,
+             "Running")
+    r = srv.request("DELETE", "/api/v1/namespaces/%s/persistentvolumeclaims/data" % ns)
+    assert r.status == 200, r
+    time.sleep(2)
+    pvc = srv.get("/api/v1/namespaces/%s/persistentvolumeclaims/data" % ns)
+    assert pvc["metadata"].get("deletionTimestamp"), pvc
+    assert srv.exists("/api/v1/persistentvolumes/" + pv["metadata"]["name"])
+    assert os.path.isfile(os.path.join(pvdir, "f")), "data removed while in use"
+    # the pod goes: the claim, its volume and the volume's data go too
+    srv.request("DELETE", "/api/v1/namespaces/%s/pods/pvc-hold" % ns,
+                {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+    srv.wait_gone("/api/v1/namespaces/%s/persistentvolumeclaims/data" % ns, timeout=30)
+    srv.wait_gone("/api/v1/persistentvolumes/" + pv["metadata"]["name"], timeout=30)
+    deadline = time.time() + 30
+    while os.path.exists(pvdir) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not os.path.exists(pvdir), "volume data %s kept after the volume was deleted" % pvdir
