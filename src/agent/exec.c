@@ -47,6 +47,9 @@ struct sess {
 	char netns[4096];
 	int port;
 	/* running state */
+	char pidfile[4200];     /* where `runc exec --pid-file` puts the process's pid */
+	_Atomic bool cancel;    /* the client went: the process is killed */
+	_Atomic bool exited;    /* the runtime process ended by itself */
 	pid_t pid;
 	int fd_in, fd_out, fd_err, master;
 };
@@ -131,6 +134,30 @@ struct waiter {
 	pthread_t thr;
 };
 
+/*
+ * Kills the process runc exec started in the container (its pid file): the
+ * runtime process alone would die and leave it running, holding the output
+ * pipes open.
+ */
+static void kill_exec_process(struct sess *s)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(s->pidfile, O_RDONLY | O_CLOEXEC);
+	long pid;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid > 1)
+		kill((pid_t)pid, SIGKILL);
+}
+
 /* Waits for the process, drains its output, sends the status, ends the session. */
 static void *wait_main(void *arg)
 {
@@ -140,6 +167,12 @@ static void *wait_main(void *arg)
 
 	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (!atomic_load(&s->cancel))
+		atomic_store(&s->exited, true);
+	/* a cancel while runc was still starting the process: it may have
+	 * written the pid file only now */
+	if (atomic_load(&s->cancel))
+		kill_exec_process(s);
 	if (w->out.started)
 		pthread_join(w->out.thr, NULL);
 	if (w->err.started)
@@ -160,11 +193,13 @@ static void run_exec(struct sess *s)
 	size_t n = 0;
 	int ch, r;
 
-	argv = xcalloc(s->argc + 8, sizeof(char *));
+	argv = xcalloc(s->argc + 10, sizeof(char *));
 	argv[n++] = s->runtime;
 	argv[n++] = "--root";
 	argv[n++] = s->rroot;
 	argv[n++] = "exec";
+	argv[n++] = "--pid-file";
+	argv[n++] = s->pidfile;
 	if (s->tty)
 		argv[n++] = "--tty";
 	argv[n++] = s->id;
@@ -245,9 +280,13 @@ static void run_exec(struct sess *s)
 		}
 	}
 	/* client gone (or the process ended and the waiter closed us) */
-	if (r < 0 || r == 0)
+	if ((r < 0 || r == 0) && !atomic_load(&s->exited)) {
+		atomic_store(&s->cancel, true);
+		kill_exec_process(s);
 		kill(s->pid, SIGKILL);
+	}
 	pthread_join(w.thr, NULL);
+	unlink(s->pidfile);
 	if (!s->tty && s->fd_in >= 0)
 		close(s->fd_in);
 	if (out[0] >= 0)
@@ -512,6 +551,12 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 	pthread_mutex_init(&s->wlock, NULL);
 	snprintf(s->runtime, sizeof(s->runtime), "%s", a->runtime);
 	snprintf(s->rroot, sizeof(s->rroot), "%s/runc", a->root);
+	{
+		static _Atomic unsigned long seq;
+
+		snprintf(s->pidfile, sizeof(s->pidfile), "%s/exec-%lu.pid", a->root,
+			 atomic_fetch_add(&seq, 1));
+	}
 	pthread_mutex_lock(&a->lock);
 	for (p = a->pods; p; p = p->next) {
 		if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)

@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "client/client_int.h"
+#include "http/fetch.h"
 
 #define POOL_MAX 8
 #define MAX_BODY (512u << 20)    /* collected (non-streamed) responses */
@@ -420,6 +421,7 @@ int gt_client_request(struct gt_client *c, const struct gt_client_req *rq,
 	if (!hdrs)
 		GT_BUG("curl_slist_append failed (out of memory)");
 
+	gt_curl_cloexec(x.h);
 	curl_easy_setopt(x.h, CURLOPT_URL, url);
 	curl_easy_setopt(x.h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x.h, CURLOPT_NOSIGNAL, 1L);

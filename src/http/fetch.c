@@ -2,6 +2,7 @@
  * fetch.c - one blocking HTTP(S) request with libcurl (see fetch.h).
  */
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,18 @@ static int map_code(CURLcode c)
 	}
 }
 
+static curl_socket_t open_cloexec(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)ctx;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+void gt_curl_cloexec(void *curl)
+{
+	curl_easy_setopt((CURL *)curl, CURLOPT_OPENSOCKETFUNCTION, open_cloexec);
+}
+
 int gt_fetch(const struct gt_fetch_req *req, struct gt_fetch_resp *resp, struct gt_err *err)
 {
 	struct xfer x = { .req = req, .resp = resp, .body = GT_BUF_INIT };
@@ -125,6 +138,7 @@ int gt_fetch(const struct gt_fetch_req *req, struct gt_fetch_resp *resp, struct 
 		auth = xasprintf("Authorization: Bearer %s", req->bearer);
 		hl = curl_slist_append(hl, auth);
 	}
+	gt_curl_cloexec(x.curl);
 	curl_easy_setopt(x.curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(x.curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x.curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

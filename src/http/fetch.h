@@ -16,6 +16,14 @@
 
 #include "base/err.h"
 
+/*
+ * Makes the sockets of libcurl handle curl (a CURL *) close-on-exec: libcurl
+ * opens them without it, and every child the agent spawns (runc, the shims
+ * that outlive it, CNI plugins) would otherwise hold a copy of its API
+ * connections.  Every curl handle in Gantry goes through this.
+ */
+void gt_curl_cloexec(void *curl);
+
 struct gt_fetch_req {
 	const char *method;          /* "GET" (NULL), "HEAD" or "POST" */
 	const char *url;

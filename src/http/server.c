@@ -100,6 +100,8 @@ struct gt_http_upgraded {
 	void (*free_ctx)(void *);
 	struct MHD_UpgradeResponseHandle *urh;
 	int fd;
+	int raw_fd;                  /* the client's TCP socket when fd is MHD's
+	                              * TLS socketpair; -1 without TLS */
 	char *extra;                 /* bytes read past the request headers */
 	size_t extra_len, extra_off;
 	struct gt_http_upgraded *prev, *next;
@@ -767,13 +769,18 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 	pthread_t tid;
 	int rc, fl;
 
-	(void)conn;
 	/* From here on u belongs to this function and the session thread;
 	 * the request (freed on this thread right after we return) lets go. */
 	if (r && r->up == u)
 		r->up = NULL;
 	u->urh = urh;
 	u->fd = sock;
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		u->raw_fd = ci && ci->connect_fd != sock ? ci->connect_fd : -1;
+	}
 	/* MHD's sockets are non-blocking; the session wants blocking I/O */
 	fl = fcntl(sock, F_GETFL);
 	if (fl >= 0 && (fl & O_NONBLOCK))
@@ -829,6 +836,7 @@ int gt_http_reply_upgrade(struct gt_http_req *r, int status, gt_http_upgrade_fn 
 	u->ctx = ctx;
 	u->free_ctx = free_ctx;
 	u->fd = -1;
+	u->raw_fd = -1;
 	r->up = u; /* req_free() frees it unless on_upgraded takes it */
 	return queue(r, status, NULL, MHD_create_response_for_upgrade(on_upgraded, u));
 }
@@ -843,6 +851,30 @@ ssize_t gt_http_upgraded_read(struct gt_http_upgraded *u, void *buf, size_t len)
 		memcpy(buf, u->extra + u->extra_off, (size_t)n);
 		u->extra_off += (size_t)n;
 		return n;
+	}
+	/*
+	 * Over TLS, MHD relays the client through a socketpair and does not
+	 * pass on a client that vanished without a TLS close (killed, network
+	 * gone): watch the TCP socket too, and end the stream when it hung up
+	 * and nothing more arrives.  Shutting the socketpair down also frees a
+	 * writer blocked on it.
+	 */
+	while (u->raw_fd >= 0) {
+		struct pollfd p[2] = { { .fd = u->fd, .events = POLLIN },
+				       { .fd = u->raw_fd, .events = POLLRDHUP } };
+		int r = poll(p, 2, -1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || p[0].revents)
+			break;
+		if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+			/* what MHD still decrypts arrives within moments */
+			if (poll(p, 1, 200) > 0)
+				break;
+			shutdown(u->fd, SHUT_RDWR);
+			return 0;
+		}
 	}
 	do
 		n = recv(u->fd, buf, len, 0);

@@ -2,6 +2,7 @@
 server into real containers, with kubectl 1.20 (SPDY/3.1), kubectl 1.33
 (WebSocket v5 exec, SPDY tunnelled in WebSocket for port-forward) and the
 Python client (WebSocket v4 exec and port-forward)."""
+import hashlib
 import os
 import shlex
 import socket
@@ -17,7 +18,7 @@ from conftest import (VERSIONS, _ns_name, agent_server, agent_teardown, create_p
                       wait_pod)
 
 K = "1.33"
-SERVE = ("mkdir -p /tmp/www && cd /tmp/www && head -c 300000 /dev/urandom | od -An -tx1 > big.txt"
+SERVE = ("mkdir -p /tmp/www && cd /tmp/www && head -c 10485760 /dev/urandom > big.bin"
          " && echo served > index.html && exec python3 -m http.server 8123 --bind 127.0.0.1")
 
 
@@ -115,8 +116,8 @@ def test_exec_errors(srv, ns):
 
 @pytest.mark.parametrize("K", VERSIONS)
 def test_kubectl_port_forward(srv, ns, K):
-    """Two parallel downloads of a large file through `kubectl port-forward`
-    to a server listening only on the pod's localhost."""
+    """Two parallel downloads of a 10 MB file through `kubectl port-forward`
+    to a server listening only on the pod's localhost; checksums match."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -129,18 +130,19 @@ def test_kubectl_port_forward(srv, ns, K):
                 break
             except OSError:
                 time.sleep(0.2)
-        want = srv.kubectl(K, "exec", "box", "-n", ns, "--", "cat", "/tmp/www/big.txt").stdout
+        want = srv.kubectl(K, "exec", "box", "-n", ns, "--", "sha256sum",
+                           "/tmp/www/big.bin").stdout.split()[0]
         got = [None, None]
 
         def fetch(i):
-            got[i] = urllib.request.urlopen("http://127.0.0.1:%d/big.txt" % port,
-                                            timeout=30).read().decode()
+            data = urllib.request.urlopen("http://127.0.0.1:%d/big.bin" % port, timeout=60).read()
+            got[i] = (len(data), hashlib.sha256(data).hexdigest())
         ts = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
         for t in ts:
             t.start()
         for t in ts:
-            t.join(60)
-        assert got[0] == want and got[1] == want, (len(got[0] or ""), len(got[1] or ""), len(want))
+            t.join(120)
+        assert got == [(10485760, want)] * 2, (got, want)
     finally:
         proc.terminate()
         try:
@@ -164,3 +166,194 @@ def test_attach_with_stdin(srv, ns, K):
                        text=True, timeout=60)
     assert "got:one" in p.stdout and "got:two" in p.stdout, p
     assert p.returncode == 4, p
+
+
+# ---- bad input: no leaked processes or descriptors ------------------------------------
+
+def _fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _procs_with(marker, argv=None):
+    """Host pids whose command line contains marker, or (argv) is exactly
+    argv (the pod's processes are host processes too)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cl = f.read()
+        except OSError:
+            continue
+        if argv is not None:
+            if cl.rstrip(b"\0").split(b"\0") == [a.encode() for a in argv]:
+                found.append(int(pid))
+        elif marker.encode() in cl:
+            found.append(int(pid))
+    return found
+
+
+def _cmdlines(pids):
+    out = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                out.append((pid, f.read().replace(b"\0", b" ").decode(errors="replace")))
+        except OSError:
+            pass
+    return out
+
+
+def _wait(pred, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return pred()
+
+
+def _ws_exec(srv, ns, pod, command, proto="v5.channel.k8s.io", stdin=True):
+    import ssl
+    import urllib.parse
+    import websocket
+    q = "&".join(["command=" + urllib.parse.quote(c) for c in command] +
+                 ["stdout=true", "stderr=true"] + (["stdin=true"] if stdin else []))
+    ws = websocket.create_connection(
+        "wss://%s:%d/api/v1/namespaces/%s/pods/%s/exec?%s" % (srv.host, srv.port, ns, pod, q),
+        header=["Authorization: Bearer " + srv.token], subprotocols=[proto],
+        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": _ca_file(srv)}, timeout=30)
+    assert ws.subprotocol == proto, ws.subprotocol
+    return ws
+
+
+def _ca_file(srv):
+    path = os.path.join(srv.work, "ca.pem")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(srv.ca_pem)
+    return path
+
+
+def _ws_drain(ws):
+    """Reads frames until the server closes; returns ({channel: bytes}, status)."""
+    import websocket
+    out = {}
+    while True:
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketConnectionClosedException:
+            break
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            break
+        if data:
+            out[data[0]] = out.get(data[0], b"") + data[1:]
+    return out
+
+
+def test_exec_into_completed_pod(srv, ns):
+    create_pod(srv, ns, pod_body("done", srv.node, [hctr("c", "true")]))
+    wait_pod(srv, ns, "done", lambda p: p.get("status", {}).get("phase") == "Succeeded", 30,
+             "Succeeded")
+    for K in VERSIONS:
+        p = srv.kubectl(K, "exec", "done", "-n", ns, "--", "true", check=False)
+        assert p.returncode != 0 and "completed pod" in p.stderr, p
+    # a client that does not check first (the Python client) gets the server's 400
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    from kubernetes.stream import stream
+    v1 = client.CoreV1Api(srv.api_client())
+    with pytest.raises(ApiException) as e:
+        stream(v1.connect_get_namespaced_pod_exec, "done", ns, command=["true"],
+               stderr=True, stdin=False, stdout=True, tty=False)
+    # the client reports the refused WebSocket handshake (its reason carries
+    # the HTTP status only); the body is a Status that says why
+    assert "400" in str(e.value), e.value
+    r = srv.request("GET", "/api/v1/namespaces/%s/pods/done/exec?command=true&stdout=true" % ns,
+                    headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                             "Sec-WebSocket-Version": "13",
+                             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                             "Sec-WebSocket-Protocol": "v4.channel.k8s.io"})
+    st = r.json()
+    assert r.status == 400 and st["kind"] == "Status" and st["code"] == 400, r
+    assert "not running" in st["message"], st
+
+
+def test_port_nothing_listens_on(srv, ns, tmp_path):
+    from kubernetes import client
+    from kubernetes.stream import portforward
+    v1 = client.CoreV1Api(srv.api_client())
+    pf = portforward(v1.connect_get_namespaced_pod_portforward, "box", ns, ports="9")
+    s = pf.socket(9)
+    s.settimeout(20)
+    s.sendall(b"hello")
+    assert s.recv(100) == b""  # closed, no data
+    assert _wait(lambda: pf.error(9) is not None, 10), "no error for port 9"
+    assert "9" in pf.error(9) and "refused" in pf.error(9), pf.error(9)
+    s.close()
+    # kubectl reports it and keeps serving other connections
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        port = ls.getsockname()[1]
+    proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:9" % port)
+    try:
+        assert _wait(lambda: _connects(port), 20)
+        c = socket.create_connection(("127.0.0.1", port), timeout=20)
+        c.sendall(b"x")
+        assert c.recv(100) == b""
+        c.close()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "refused" in err, err
+
+
+def _connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("K", VERSIONS)
+def test_client_disconnects_mid_stream(srv, ns, K):
+    """kubectl is killed while its command streams output or waits: the
+    command is stopped in the container and the server's descriptors come
+    back to where they were."""
+    pid = srv.proc.pid
+    srv.kubectl(K, "exec", "box", "-n", ns, "--", "true")  # warm connections
+    base = _fds(pid)
+    tag = K.replace(".", "")
+    for argv in (["sleep", "4%s1" % tag], ["yes", "stream-marker-%s" % tag]):
+        marker = argv[1]
+        proc = srv.kubectl_popen(K, "exec", "box", "-n", ns, "--", *argv)
+        assert _wait(lambda: _procs_with(None, argv), 20), "command never started"
+        time.sleep(0.5)
+        proc.kill()
+        proc.communicate(timeout=10)
+        assert _wait(lambda: not _procs_with(marker), 20), \
+            "still running after the client went: %s\n%s" % (_cmdlines(_procs_with(marker)), srv.log_tail(30))
+    assert _wait(lambda: _fds(pid) <= base, 20), (base, _fds(pid), os.listdir("/proc/%d/fd" % pid))
+
+
+def test_small_frame_flood(srv, ns):
+    """20,000 one-byte stdin frames, then v5's stdin close: every byte
+    arrives, the exit status comes back, nothing leaks."""
+    pid = srv.proc.pid
+    ws = _ws_exec(srv, ns, "box", ["wc", "-c"])
+    for _ in range(20000):
+        ws.send_binary(b"\x00x")
+    ws.send_binary(b"\xff\x00")  # v5: close stdin
+    out = _ws_drain(ws)
+    assert out.get(1, b"").strip() == b"20000", out
+    assert b'"Success"' in out.get(3, b""), out
+    ws.close()
+    # and a flood the command never reads, cut by the client
+    base = _fds(pid)
+    ws = _ws_exec(srv, ns, "box", ["sleep", "4343"])
+    assert _wait(lambda: _procs_with(None, ["sleep", "4343"]), 20), "never started"
+    for _ in range(20000):
+        ws.send_binary(b"\x00y")
+    ws.close()
+    assert _wait(lambda: not _procs_with(None, ["sleep", "4343"]), 20), "sleep 4343 leaked"
+    assert _wait(lambda: _fds(pid) <= base, 20), (base, _fds(pid))
