@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -183,6 +184,21 @@ static void *wait_main(void *arg)
 	return NULL;
 }
 
+/* A resize frame's {"Width":W,"Height":H}: true with a sane size. */
+static bool parse_size(const struct gt_buf *payload, uint16_t *w, uint16_t *h)
+{
+	json_t *sz = NULL;
+	int64_t wd = 0, ht = 0;
+	bool ok = gt_json_parse(payload->data, payload->len, &sz, NULL) == 0 &&
+		  gt_json_int(sz, "Width", &wd) == 0 && gt_json_int(sz, "Height", &ht) == 0 &&
+		  wd > 0 && ht > 0 && wd < 10000 && ht < 10000;
+
+	json_decref(sz);
+	*w = (uint16_t)wd;
+	*h = (uint16_t)ht;
+	return ok;
+}
+
 static void run_exec(struct sess *s)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, slave = -1;
@@ -265,18 +281,14 @@ static void run_exec(struct sess *s)
 				s->fd_in = -1;
 			}
 		} else if (ch == GT_CH_RESIZE && s->tty) {
-			json_t *sz = NULL;
-			int64_t wd = 0, ht = 0;
+			uint16_t wd, ht;
 
-			if (gt_json_parse(payload.data, payload.len, &sz, NULL) == 0 &&
-			    gt_json_int(sz, "Width", &wd) == 0 && gt_json_int(sz, "Height", &ht) == 0 &&
-			    wd > 0 && ht > 0 && wd < 10000 && ht < 10000) {
-				struct winsize ws = { .ws_row = (unsigned short)ht, .ws_col = (unsigned short)wd };
+			if (parse_size(&payload, &wd, &ht)) {
+				struct winsize ws = { .ws_row = ht, .ws_col = wd };
 
 				ioctl(s->master, TIOCSWINSZ, &ws);
 				kill(s->pid, SIGWINCH);
 			}
-			json_decref(sz);
 		}
 	}
 	/* client gone (or the process ended and the waiter closed us) */
@@ -399,11 +411,17 @@ static void *tail_main(void *arg)
 	struct gt_buf pending = GT_BUF_INIT;
 	off_t pos;
 	struct stat st;
+	int ino;
 
 	snprintf(logp, sizeof(logp), "%s/log", s->dir);
 	snprintf(exitp, sizeof(exitp), "%s/exit", s->dir);
 	pos = stat(logp, &st) == 0 ? st.st_size : 0;
 	gt_buf_init(&pending);
+	/* woken by writes into the container's directory (the log, the exit
+	 * file), so a terminal's echo is not held back; 100 ms polls remain */
+	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ino >= 0)
+		inotify_add_watch(ino, s->dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
 	while (!atomic_load(&t->stop)) {
 		int fd = open(logp, O_RDONLY | O_CLOEXEC);
 		ssize_t n = -1;
@@ -455,12 +473,20 @@ static void *tail_main(void *arg)
 			gt_http_upgraded_shutdown(s->u, SHUT_RDWR);
 			break;
 		}
-		{
+		if (ino >= 0) {
+			struct pollfd p = { .fd = ino, .events = POLLIN };
+
+			if (poll(&p, 1, 100) > 0)
+				while (read(ino, buf, sizeof(buf)) > 0)
+					;
+		} else {
 			struct timespec ts = { 0, 100 * 1000000L };
 
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (ino >= 0)
+		close(ino);
 	gt_buf_release(&pending);
 	return NULL;
 }
@@ -470,20 +496,34 @@ static void run_attach(struct sess *s)
 	struct tail t = { .s = s };
 	struct gt_buf payload = GT_BUF_INIT;
 	char fifo[4300];
-	int ch, fd = -1;
+	int ch, fd = -1, rs = -1;
 
 	snprintf(fifo, sizeof(fifo), "%s/stdin", s->dir);
 	if (s->in)
 		fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	snprintf(fifo, sizeof(fifo), "%s/resize", s->dir);
+	if (s->tty)
+		rs = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* absent without tty: true */
 	pthread_create(&t.thr, NULL, tail_main, &t);
 	gt_buf_init(&payload);
-	while (gt_chan_read(up_read, s->u, &ch, &payload) == 1)
-		if (ch == GT_CH_STDIN && fd >= 0)
+	while (gt_chan_read(up_read, s->u, &ch, &payload) == 1) {
+		uint16_t w, h;
+
+		if (ch == GT_CH_STDIN && fd >= 0) {
 			write_all(fd, payload.data, payload.len);
+		} else if (ch == GT_CH_RESIZE && rs >= 0 && parse_size(&payload, &w, &h)) {
+			char line[32];
+			int n = snprintf(line, sizeof(line), "%u %u\n", w, h);
+
+			write_all(rs, line, (size_t)n);
+		}
+	}
 	atomic_store(&t.stop, true);
 	pthread_join(t.thr, NULL);
 	if (fd >= 0)
 		close(fd);
+	if (rs >= 0)
+		close(rs);
 	gt_buf_release(&payload);
 }
 
@@ -600,6 +640,7 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 		s->in = qflag(req, "stdin");
 		s->out = qflag(req, "stdout");
 		s->err = qflag(req, "stderr");
+		s->tty = qflag(req, "tty");
 	} else {
 		const char *cmd[256];
 		size_t n = gt_http_query_all(req, "command", cmd, 256);

@@ -603,7 +603,9 @@ int gt_oci_config(const struct gt_oci_input *in, json_t **config, struct gt_err 
 
 	cfg = json_pack("{s:s}", "ociVersion", "1.0.2");
 	/* no rlimits: the container inherits the shim's, as under containerd */
-	process = json_pack("{s:b}", "terminal", 0);
+	/* tty: the runtime makes a terminal the process's controlling one and
+	 * hands the shim its master side (console.h) */
+	process = json_pack("{s:b}", "terminal", gt_json_bool(in->container, "tty", false));
 	linux_ = json_object();
 	json_object_set_new(cfg, "process", process);
 	json_object_set_new(cfg, "linux", linux_);

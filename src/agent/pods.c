@@ -317,11 +317,14 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 			}
 		}
 	}
-	if (gt_json_bool(spec, "stdin", false)) {
-		/* `kubectl attach -i` writes into this; the shim makes it stdin */
+	/* `kubectl attach -i` writes into "stdin" (the shim makes it stdin, or
+	 * copies it into the terminal); window sizes go through "resize" */
+	for (int k = 0; k < 2; k++) {
 		char fifo[4200];
 
-		snprintf(fifo, sizeof(fifo), "%s/stdin", d);
+		if (!gt_json_bool(spec, k ? "tty" : "stdin", false))
+			continue;
+		snprintf(fifo, sizeof(fifo), "%s/%s", d, k ? "resize" : "stdin");
 		if (mkfifo(fifo, 0600) < 0 && errno != EEXIST)
 			gt_warn("pod %s/%s: cannot create %s: %s", p->ns, p->name, fifo, strerror(errno));
 	}

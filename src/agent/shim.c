@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/console.h"
 #include "agent/runtime.h"
 
 #define LINE_MAX_BYTES 16384
@@ -45,6 +46,7 @@ struct logw {
 
 struct stream {
 	int fd;
+	bool tty;            /* a terminal: partial lines go out at once */
 	const char *name;
 	size_t len;
 	char buf[LINE_MAX_BYTES];
@@ -122,9 +124,33 @@ static void pump(struct stream *s, struct logw *lw)
 		}
 		memmove(s->buf, s->buf + start, s->len - start);
 		s->len -= start;
-		if (s->len == sizeof(s->buf)) {
+		if (s->len == sizeof(s->buf) || (s->tty && s->len)) {
 			record(lw, s->name, 'P', s->buf, s->len);
 			s->len = 0;
+		}
+	}
+}
+
+/* Copies what the stdin FIFO holds into the terminal (keystrokes: small). */
+static void to_terminal(int in, int master)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t k = write(master, buf + off, (size_t)(n - off));
+
+			if (k > 0) {
+				off += k;
+			} else if (k < 0 && errno == EAGAIN) {
+				struct pollfd p = { .fd = master, .events = POLLOUT };
+
+				if (poll(&p, 1, 1000) <= 0)
+					return; /* nobody reads the terminal: drop the rest */
+			} else if (!(k < 0 && errno == EINTR)) {
+				return;
+			}
 		}
 	}
 }
@@ -179,15 +205,20 @@ static int runc(const struct opts *o, const char *const args[], int out_fd, int 
  * bundle (made by the agent) as its standard input; `kubectl attach -i`
  * writes into it.  Opened read-write so it never reports EOF on its own.
  */
-static int stdin_fifo(const struct opts *o)
+static int attempt_file(const struct opts *o, const char *name, int flags)
 {
 	char path[4400];
 	const char *slash = strrchr(o->bundle, '/');
 
 	if (!slash)
 		return -1;
-	snprintf(path, sizeof(path), "%.*s/stdin", (int)(slash - o->bundle), o->bundle);
-	return open(path, O_RDWR | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - o->bundle), o->bundle, name);
+	return open(path, flags | O_CLOEXEC);
+}
+
+static int stdin_fifo(const struct opts *o)
+{
+	return attempt_file(o, "stdin", O_RDWR);
 }
 
 /* The runtime's last error (its --log file, else what it printed). */
@@ -251,23 +282,34 @@ static void report(struct opts *o, const char *word, const char *arg)
 	o->ready_fd = -1;
 }
 
+/* The bundle's config.json, or NULL. */
+static json_t *read_config(const struct opts *o)
+{
+	char path[4400], *cfg = NULL;
+	json_t *j = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
+	if (gt_read_file(path, &cfg, &len) == 0)
+		gt_json_parse(cfg, len, &j, NULL);
+	free(cfg);
+	return j;
+}
+
 /* "oom_kill N" of the container's memory cgroup (v1 oom_control or v2 memory.events). */
 static long oom_kills(const struct opts *o)
 {
-	char path[4400], *cfg = NULL, *text = NULL;
+	char path[4400], *text = NULL;
 	static const char *const files[][2] = {
 		{ "/sys/fs/cgroup/memory", "/memory.oom_control" }, /* v1 */
 		{ "/sys/fs/cgroup", "/memory.events" },              /* v2 */
 	};
 	const char *cg;
-	json_t *j = NULL;
+	json_t *j = read_config(o);
 	long kills = -1;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
-	if (gt_read_file(path, &cfg, &len) < 0 || gt_json_parse(cfg, len, &j, NULL) < 0 ||
-	    !(cg = gt_json_str(j, "linux.cgroupsPath")) || cg[0] != '/') {
-		free(cfg);
+	if (!(cg = gt_json_str(j, "linux.cgroupsPath")) || cg[0] != '/') {
 		json_decref(j);
 		return -1;
 	}
@@ -280,7 +322,6 @@ static long oom_kills(const struct opts *o)
 		free(text);
 		text = NULL;
 	}
-	free(cfg);
 	json_decref(j);
 	return kills;
 }
@@ -299,11 +340,17 @@ static int fail_start(struct opts *o, const char *msg)
 	return 1;
 }
 
-/* runc create + start; returns the init pid or -1 (after fail_start). */
-static pid_t start(struct opts *o, int out_w, int err_w, int err_r)
+/*
+ * runc create + start; returns the init pid or -1 (after fail_start).  With
+ * a terminal (*master != NULL) the runtime hands its master side over the
+ * console socket into *master.
+ */
+static pid_t start(struct opts *o, int out_w, int err_w, int err_r, int *master)
 {
-	const char *create[] = { "create", "--bundle", o->bundle, "--pid-file", o->init_pid, o->id, NULL };
+	const char *create[] = { "create", "--bundle", o->bundle, "--pid-file", o->init_pid,
+				 o->id, NULL, NULL, NULL };
 	const char *startv[] = { "start", o->id, NULL };
+	struct gt_console_sock cs = { .fd = -1, .dirfd = -1 };
 	char msg[1024], *pidtxt = NULL;
 	size_t len;
 	int64_t pid = 0;
@@ -311,7 +358,32 @@ static pid_t start(struct opts *o, int out_w, int err_w, int err_r)
 
 	unlink(o->runc_log);
 	unlink(o->init_pid);
-	{
+	if (master) {
+		char dir[4200];
+		const char *slash = strrchr(o->bundle, '/');
+		int r;
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->bundle) : 1,
+			 slash ? o->bundle : ".");
+		if ((r = gt_console_listen(dir, &cs)) < 0) {
+			gt_console_close(&cs);
+			snprintf(msg, sizeof(msg), "shim: console socket in %s: %s", dir, strerror(-r));
+			fail_start(o, msg);
+			return -1;
+		}
+		create[5] = "--console-socket";
+		create[6] = cs.path;
+		create[7] = o->id;
+		st = runc_in(o, create, -1, out_w, err_w);
+		if (st == 0 && (*master = gt_console_receive(&cs, 10000)) < 0) {
+			snprintf(msg, sizeof(msg), "shim: no terminal from %s: %s", o->runtime,
+				 strerror(-*master));
+			gt_console_close(&cs);
+			fail_start(o, msg); /* runc delete --force removes the created container */
+			return -1;
+		}
+		gt_console_close(&cs);
+	} else {
 		int in = stdin_fifo(o);
 
 		st = runc_in(o, create, in, out_w, err_w);
@@ -391,7 +463,10 @@ int gt_cmd_shim(int argc, char **argv)
 	static struct stream so, se;
 	char started[40], finished[40] = "", buf[32];
 	int po[2], pe[2], lockfd, sfd, ws = 0, code = 255;
-	bool exited = false;
+	int master = -1, in_fd = -1, rs_fd = -1;
+	char rs_buf[64];
+	size_t rs_len = 0;
+	bool exited = false, tty = false;
 	int64_t drain_until = 0;
 	sigset_t chld;
 	struct stat sb;
@@ -433,7 +508,13 @@ int gt_cmd_shim(int argc, char **argv)
 	/* read ends non-blocking; the container's write ends stay blocking */
 	fcntl(po[0], F_SETFL, O_NONBLOCK);
 	fcntl(pe[0], F_SETFL, O_NONBLOCK);
-	init = start(&o, po[1], pe[1], pe[0]);
+	{
+		json_t *cfg = read_config(&o);
+
+		tty = gt_json_bool(cfg, "process.terminal", false);
+		json_decref(cfg);
+	}
+	init = start(&o, po[1], pe[1], pe[0], tty ? &master : NULL);
 	close(po[1]);
 	close(pe[1]);
 	if (init < 0) {
@@ -459,8 +540,21 @@ int gt_cmd_shim(int argc, char **argv)
 	so.name = "stdout";
 	se.fd = pe[0];
 	se.name = "stderr";
+	if (tty) {
+		/* the terminal carries the container's output; stdin and window
+		 * sizes come through the FIFOs beside the bundle */
+		close(po[0]);
+		close(pe[0]);
+		fcntl(master, F_SETFL, O_NONBLOCK);
+		so.fd = master;
+		so.tty = true;
+		se.fd = -1;
+		in_fd = attempt_file(&o, "stdin", O_RDWR | O_NONBLOCK);
+		rs_fd = attempt_file(&o, "resize", O_RDWR | O_NONBLOCK);
+	}
 	for (;;) {
-		struct pollfd p[3] = { { so.fd, POLLIN, 0 }, { se.fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd p[5] = { { so.fd, POLLIN, 0 }, { se.fd, POLLIN, 0 }, { sfd, POLLIN, 0 },
+				       { in_fd, POLLIN, 0 }, { rs_fd, POLLIN, 0 } };
 		struct signalfd_siginfo si;
 		int wait = -1;
 		pid_t w;
@@ -472,9 +566,19 @@ int gt_cmd_shim(int argc, char **argv)
 			if (wait <= 0)
 				break;
 		}
-		poll(p, 3, wait);
+		poll(p, 5, wait);
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			;
+		if (in_fd >= 0 && so.fd >= 0 && (p[3].revents & POLLIN))
+			to_terminal(in_fd, so.fd);
+		if (rs_fd >= 0 && so.fd >= 0 && (p[4].revents & POLLIN)) {
+			ssize_t n = read(rs_fd, rs_buf + rs_len, sizeof(rs_buf) - rs_len);
+
+			if (n > 0) {
+				rs_len += (size_t)n;
+				gt_console_resize_feed(so.fd, rs_buf, &rs_len);
+			}
+		}
 		while ((w = waitpid(-1, &ws, WNOHANG)) > 0) {
 			if (w == init && !exited) {
 				exited = true;
@@ -499,6 +603,10 @@ int gt_cmd_shim(int argc, char **argv)
 			record(&lw, "stderr", 'F', se.buf, se.len);
 		close(se.fd);
 	}
+	if (in_fd >= 0)
+		close(in_fd);
+	if (rs_fd >= 0)
+		close(rs_fd);
 	kills = oom_kills(&o);
 	{
 		const char *del[] = { "delete", "--force", o.id, NULL };

@@ -168,6 +168,31 @@ def test_attach_with_stdin(srv, ns, K):
     assert p.returncode == 4, p
 
 
+@pytest.mark.parametrize("K", VERSIONS)
+def test_attach_tty(srv, ns, K):
+    """`kubectl attach -it` to a container with tty: true (what `kubectl run
+    -it` does): keystrokes reach its terminal, the window size follows the
+    client's, and the output comes back."""
+    name = "tty-" + K.replace(".", "")
+    script = 'while read l; do echo "got $l, tty $(stty size)"; done; exec sleep 3600'
+    create_pod(srv, ns, pod_body(name, srv.node, [hctr("c", script, stdin=True, tty=True)],
+                                 restart="Always"))
+    wait_pod(srv, ns, name, lambda p: p.get("status", {}).get("phase") == "Running", 30, "Running")
+    kubectl = os.environ["KUBECTL_133" if K == "1.33" else "KUBECTL_120"]
+    cmd = "stty cols 97 rows 33; %s --kubeconfig %s attach -it %s -n %s" % (
+        kubectl, srv.kubeconfig, name, ns)
+    feeder = "sleep 2; echo hello-%s; sleep 2" % name
+    # kubectl stays attached until the container ends: cut it after 10 s
+    p = subprocess.run(["sh", "-c", "(%s) | timeout -s KILL 10 script -qc %s /dev/null" % (
+        feeder, shlex.quote(cmd))], capture_output=True, text=True, timeout=60)
+    assert "got hello-%s, tty 33 97" % name in p.stdout, p
+    # the client going does not end the container; its log has the session
+    pod = srv.get("/api/v1/namespaces/%s/pods/%s" % (ns, name))
+    assert pod["status"]["phase"] == "Running", pod["status"]
+    logs = srv.kubectl(K, "logs", name, "-n", ns).stdout
+    assert "got hello-%s, tty 33 97" % name in logs, logs
+
+
 # ---- bad input: no leaked processes or descriptors ------------------------------------
 
 def _fds(pid):

@@ -15,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/console.h"
 #include "agent/oci.h"
 #include "agent/runtime.h"
 #include "t.h"
@@ -746,12 +749,42 @@ static bool have_runc(void)
 	return found;
 }
 
+/* Window sizes from the resize FIFO: complete lines applied, junk skipped,
+ * the unterminated rest kept. */
+TEST(console_resize_lines)
+{
+	int m, sl;
+	struct winsize ws;
+	char buf[64];
+	size_t len;
+
+	if (openpty(&m, &sl, NULL, NULL, NULL) < 0) {
+		CHECK(!"openpty");
+		return;
+	}
+	len = (size_t)snprintf(buf, sizeof(buf), "120 40\n0 9\nx y\n97 33\n50 2");
+	gt_console_resize_feed(m, buf, &len);
+	CHECK(ioctl(sl, TIOCGWINSZ, &ws) == 0);
+	CHECK_INT(ws.ws_col, 97);
+	CHECK_INT(ws.ws_row, 33);
+	CHECK_INT(len, 4);
+	CHECK(!memcmp(buf, "50 2", 4));
+	buf[len++] = '\n';
+	gt_console_resize_feed(m, buf, &len);
+	CHECK(ioctl(sl, TIOCGWINSZ, &ws) == 0);
+	CHECK_INT(ws.ws_col, 50);
+	CHECK_INT(len, 0);
+	close(m);
+	close(sl);
+}
+
 int main(int argc, char **argv)
 {
 	ssize_t n;
 
 	if (argc > 1 && !strcmp(argv[1], "shim"))
 		return gt_cmd_shim(argc - 1, argv + 1);
+	RUN(console_resize_lines);
 	if (geteuid() != 0) {
 		printf("# SKIP test_runtime: needs root\n");
 		return t_done();
