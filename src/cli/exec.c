@@ -58,33 +58,6 @@ void gt_cli_urlencode(struct gt_buf *b, const char *s)
 	}
 }
 
-/* The value of header name in an HTTP head (copied into out), or NULL. */
-static const char *header(const char *head, const char *name, char *out, size_t outsz)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2, *end = strstr(line, "\r\n"), *v;
-		size_t vl;
-
-		if (!end || end == line)
-			break;
-		if (strncasecmp(line, name, nl) || line[nl] != ':')
-			continue;
-		for (v = line + nl + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		vl = (size_t)(end - v);
-		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-			vl--;
-		if (vl >= outsz)
-			vl = outsz - 1;
-		memcpy(out, v, vl);
-		out[vl] = '\0';
-		return out;
-	}
-	return NULL;
-}
-
 /* Turns a non-101 answer into err: the Status message when there is one. */
 static int refused(struct gt_tlsconn *conn, int status, const char *head, struct gt_err *err)
 {
@@ -96,7 +69,7 @@ static int refused(struct gt_tlsconn *conn, int status, const char *head, struct
 	int code = status == 404 ? -ENOENT : status == 401 ? -ENOKEY : status == 403 ? -EACCES
 		 : status >= 500 ? -EIO : -EINVAL;
 
-	if (header(head, "Content-Length", v, sizeof(v)))
+	if (gt_http_head_value(head, "Content-Length", v, sizeof(v)))
 		want = strtol(v, NULL, 10);
 	gt_buf_init(&body);
 	while ((want < 0 || (long)body.len < want) && body.len < 65536 &&
@@ -154,13 +127,13 @@ int gt_cli_ws_dial(struct gt_client *c, const char *path, const char *protocols,
 		gt_err_set(err, r, "error: sending the request: %s", strerror(-r));
 	else if ((r = gt_tlsconn_read_head(conn, &head, 65536, err)) < 0)
 		gt_err_prefix(err, r, "error");
-	else if (sscanf(head.data, "HTTP/1.%*d %d", &status) != 1)
+	else if ((status = gt_http_head_status(head.data)) < 0)
 		r = gt_err_set(err, -EPROTO, "error: not an HTTP response from %s", server);
 	else if (status != 101)
 		r = refused(conn, status, head.data, err);
-	else if (!header(head.data, "Sec-WebSocket-Accept", v, sizeof(v)) || strcmp(v, accept))
+	else if (!gt_http_head_value(head.data, "Sec-WebSocket-Accept", v, sizeof(v)) || strcmp(v, accept))
 		r = gt_err_set(err, -EPROTO, "error: bad Sec-WebSocket-Accept from the server");
-	else if (!header(head.data, "Sec-WebSocket-Protocol", v, sizeof(v)) ||
+	else if (!gt_http_head_value(head.data, "Sec-WebSocket-Protocol", v, sizeof(v)) ||
 		 !(out->proto = gt_chan_proto_get(v)) || out->proto->base64 || out->proto->tunnel)
 		r = gt_err_set(err, -EPROTO, "error: the server chose no usable subprotocol "
 			       "(offered %s)", protocols);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,9 +32,8 @@ struct gt_tlsconn {
 	size_t ahead_pos;
 };
 
-/* Splits url into scheme (tls), host and port.  Returns 0 or -EINVAL. */
-static int split_url(const char *url, bool *tls, char *host, size_t hostsz, char *port,
-		     size_t portsz, struct gt_err *err)
+int gt_url_split(const char *url, bool *tls, char *host, size_t hostsz, char *port,
+		 size_t portsz, struct gt_err *err)
 {
 	const char *p, *end, *colon = NULL;
 	size_t hl;
@@ -207,7 +207,7 @@ int gt_tlsconn_dial(const char *url, const struct gt_tlsconn_opts *opts,
 		opts = &none;
 	if (!url)
 		return gt_err_set(err, -EINVAL, "server: required");
-	if ((r = split_url(url, &tls, host, sizeof(host), port, sizeof(port), err)) < 0)
+	if ((r = gt_url_split(url, &tls, host, sizeof(host), port, sizeof(port), err)) < 0)
 		return r;
 	ms = (opts->timeout_s > 0 ? opts->timeout_s : 30) * 1000;
 	c = xcalloc(1, sizeof(*c));
@@ -348,4 +348,44 @@ void gt_tlsconn_close(struct gt_tlsconn *c)
 		close(c->fd);
 	gt_buf_release(&c->ahead);
 	free(c);
+}
+
+/* ---- response heads ---- */
+
+int gt_http_head_status(const char *head)
+{
+	int status = 0, n = 0;
+
+	if (sscanf(head, "HTTP/1.%*1[01] %3d%n", &status, &n) != 1 || n != 12 || status < 100 ||
+	    (head[12] && head[12] != ' ' && head[12] != '\r'))
+		return -EPROTO;
+	return status;
+}
+
+const char *gt_http_head_value(const char *head, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name);
+
+	if (!outsz)
+		return NULL;
+	for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2, *end = strstr(line, "\r\n"), *v;
+		size_t vl;
+
+		if (!end || end == line)
+			break;
+		if (strncasecmp(line, name, nl) || line[nl] != ':')
+			continue;
+		for (v = line + nl + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		vl = (size_t)(end - v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		if (vl >= outsz)
+			vl = outsz - 1;
+		memcpy(out, v, vl);
+		out[vl] = '\0';
+		return out;
+	}
+	return NULL;
 }

@@ -60,6 +60,22 @@ int gt_tlsconn_write(void *ctx, const void *buf, size_t n);
 int gt_tlsconn_read_head(struct gt_tlsconn *c, struct gt_buf *head, size_t max,
 			 struct gt_err *err);
 
+/*
+ * Splits a server URL ("https://h:6443/prefix", "http://[::1]") into tls,
+ * host (brackets removed) and port (the scheme's default when absent).
+ * Returns 0 or -EINVAL with err naming what is wrong.
+ */
+int gt_url_split(const char *url, bool *tls, char *host, size_t hostsz, char *port,
+		 size_t portsz, struct gt_err *err);
+
+/* The status code of a response head ("HTTP/1.1 101 ..."), or -EPROTO. */
+int gt_http_head_status(const char *head);
+/*
+ * The value of header name (case-insensitive) in a response head, blanks
+ * trimmed, copied into out (cut to outsz - 1 bytes); NULL when absent.
+ */
+const char *gt_http_head_value(const char *head, const char *name, char *out, size_t outsz);
+
 /* Shuts the socket down both ways (wakes blocked reads); any thread. */
 void gt_tlsconn_shutdown(struct gt_tlsconn *c);
 

@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "http/tlsconn.h"
 #include "t.h"
 
 static char tmpdir[64];
@@ -827,6 +828,104 @@ TEST(upgrade_tls)
 	CHECK_INT(atomic_load(&session_ended) - ended, 1);
 }
 
+/* A client that vanishes without a TLS close (killed): the session reads
+ * EOF and ends (MHD does not pass that on through its TLS socketpair). */
+TEST(upgrade_tls_client_vanishes)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_session_t s = NULL;
+	int ended = atomic_load(&session_ended), fd = -1;
+	char buf[2048];
+
+	CHECK_INT(tls_upgrade(&s, &cred, &fd), 0);
+	gnutls_record_send(s, "hello", 5);
+	tls_read_until(s, buf, sizeof(buf), "hello");
+	CHECK_STR(buf, "hello");
+	close(fd); /* no gnutls_bye */
+	for (int i = 0; i < 300 && atomic_load(&session_ended) == ended; i++)
+		usleep(10 * 1000);
+	CHECK_INT(atomic_load(&session_ended) - ended, 1);
+	gnutls_deinit(s);
+	gnutls_certificate_free_credentials(cred);
+}
+
+/* The CLI's client stream (http/tlsconn.c) against the TLS server: a
+ * verified dial, a response head read with the bytes after it kept, the
+ * upgraded stream, and the errors for untrusted, refused and bad URLs. */
+TEST(tlsconn_client)
+{
+	struct gt_tlsconn_opts o = { .ca_file = ca_path, .timeout_s = 5 };
+	const char req[] = "GET /upgrade HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+			   "Upgrade: echo\r\n\r\nearly";
+	struct gt_tlsconn *c = NULL;
+	struct gt_buf head = GT_BUF_INIT;
+	struct gt_err err;
+	char buf[64], v[64], url[128];
+	size_t got = 0;
+	ssize_t n;
+	bool tlsflag;
+
+	gt_err_clear(&err);
+	CHECK_INT(gt_tlsconn_dial(tls_base, &o, &c, &err), 0);
+	if (!c) {
+		fprintf(stderr, "  dial: %s\n", err.msg);
+		return;
+	}
+	CHECK(strstr(gt_tlsconn_authority(c), "127.0.0.1:") == gt_tlsconn_authority(c));
+	CHECK_INT(gt_tlsconn_write(c, req, sizeof(req) - 1), 0);
+	gt_buf_init(&head);
+	CHECK_INT(gt_tlsconn_read_head(c, &head, 4096, &err), 0);
+	CHECK_INT(gt_http_head_status(head.data), 101);
+	CHECK_STR(gt_http_head_value(head.data, "upgrade", v, sizeof(v)), "echo");
+	CHECK(gt_http_head_value(head.data, "Sec-WebSocket-Accept", v, sizeof(v)) == NULL);
+	CHECK(strstr(head.data, "early") == NULL); /* the head stops at the blank line */
+	/* "early" came back after the head, in the same or a later record */
+	while (got < 5 && (n = gt_tlsconn_read(c, buf + got, 5 - got)) > 0)
+		got += (size_t)n;
+	CHECK_INT(got, 5);
+	CHECK(!memcmp(buf, "early", 5));
+	CHECK_INT(gt_tlsconn_write(c, "quit", 4), 0);
+	got = 0;
+	while (got < 3 && (n = gt_tlsconn_read(c, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	CHECK(got == 3 && !memcmp(buf, "bye", 3));
+	CHECK_INT(gt_tlsconn_read(c, buf, sizeof(buf)), 0); /* the server ended it */
+	gt_tlsconn_close(c);
+	gt_buf_release(&head);
+
+	/* a CA that did not sign the server's certificate */
+	o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+	c = NULL;
+	CHECK_INT(gt_tlsconn_dial(tls_base, &o, &c, &err), -EPROTO);
+	CHECK(c == NULL);
+	/* nothing listens (a port just bound and released) */
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		getsockname(fd, (struct sockaddr *)&sa, &sl);
+		close(fd);
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d", ntohs(sa.sin_port));
+		CHECK_INT(gt_tlsconn_dial(url, &o, &c, &err), -ECONNREFUSED);
+	}
+	/* bad URLs */
+	CHECK_INT(gt_tlsconn_dial("ftp://x", &o, &c, &err), -EINVAL);
+	CHECK_INT(gt_url_split("https://[::1]:8443/p", &tlsflag, v, sizeof(v), buf, 16, &err), 0);
+	CHECK_STR(v, "::1");
+	CHECK_STR(buf, "8443");
+	CHECK(tlsflag);
+	CHECK_INT(gt_url_split("http://h", &tlsflag, v, sizeof(v), buf, 16, &err), 0);
+	CHECK_STR(buf, "80");
+	CHECK(!tlsflag);
+	CHECK_INT(gt_url_split("https://h:x1", &tlsflag, v, sizeof(v), buf, 16, &err), -EINVAL);
+	CHECK_INT(gt_url_split("https://:1", &tlsflag, v, sizeof(v), buf, 16, &err), -EINVAL);
+	CHECK_INT(gt_http_head_status("HTTP/1.1 1010 x"), -EPROTO);
+	CHECK_INT(gt_http_head_status("HTTP/1.0 404 Not Found\r\n"), 404);
+	CHECK_INT(gt_http_head_status("SSH-2.0"), -EPROTO);
+}
+
 /* Stopping the TLS server with a session still open: it is woken, ends,
  * and the stop returns. */
 TEST(stop_tls_with_open_session)
@@ -946,6 +1045,8 @@ int main(void)
 	RUN(tls_get);
 	RUN(tls_stream_headers_first);
 	RUN(upgrade_tls);
+	RUN(upgrade_tls_client_vanishes);
+	RUN(tlsconn_client);
 	RUN(stop_tls_with_open_session);
 	gt_http_stop(tls);
 	gt_tls_material_release(&m);
