@@ -27,6 +27,11 @@ void gt_controllers_stop(struct gt_controllers *c);
  * tests.  Returns the number of writes it made.
  */
 int gt_gc_pass(struct gt_api *api);
+/* Whether obj's metadata.finalizers holds f. */
+bool gt_has_finalizer(const json_t *obj, const char *f);
+/* A gt_mutate_fn removing the finalizer ctx (a string) from the object. */
+int gt_drop_finalizer(json_t *obj, void *ctx, struct gt_err *err);
+
 /* One pass of the local-path provisioner (pvc.c).  Returns writes made. */
 int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg);
 

@@ -85,7 +85,7 @@ static bool live(const struct snap *s, const char *uid)
 	return find_uid(s, uid) != NULL;
 }
 
-static bool has_finalizer(const json_t *obj, const char *f)
+bool gt_has_finalizer(const json_t *obj, const char *f)
 {
 	json_t *a = gt_json_path(obj, "metadata.finalizers"), *v;
 	size_t i;
@@ -122,7 +122,7 @@ static int del(struct gt_api *api, const struct item *it, enum gt_propagation pr
 	return r == 0;
 }
 
-static int drop_finalizer(json_t *obj, void *ctx, struct gt_err *err)
+int gt_drop_finalizer(json_t *obj, void *ctx, struct gt_err *err)
 {
 	json_t *a = gt_json_path(obj, "metadata.finalizers"), *n = json_array(), *v;
 	size_t i;
@@ -218,7 +218,7 @@ static int crd_pass(struct gt_api *api, const struct snap *s, const struct item 
 		writes += del(api, &s->items[i], GT_PROP_BACKGROUND);
 	}
 	if (!remaining)
-		writes += modify(api, crd, drop_finalizer, GT_FINALIZER_CRD_CLEANUP);
+		writes += modify(api, crd, gt_drop_finalizer, GT_FINALIZER_CRD_CLEANUP);
 	return writes;
 }
 
@@ -264,11 +264,11 @@ int gt_gc_pass(struct gt_api *api)
 					continue;
 				}
 				if (gt_json_path(owner->obj->obj, "metadata.deletionTimestamp")) {
-					if (has_finalizer(owner->obj->obj, "orphan")) {
+					if (gt_has_finalizer(owner->obj->obj, "orphan")) {
 						writes += modify(api, it, drop_owner, (void *)ou);
 						continue;
 					}
-					if (has_finalizer(owner->obj->obj, "foregroundDeletion")) {
+					if (gt_has_finalizer(owner->obj->obj, "foregroundDeletion")) {
 						fg = true;
 						remaining++;
 						continue;
@@ -284,20 +284,20 @@ int gt_gc_pass(struct gt_api *api)
 		if (!gt_json_path(o, "metadata.deletionTimestamp"))
 			continue;
 		/* Owners waiting on their dependents. */
-		if (has_finalizer(o, "foregroundDeletion") || has_finalizer(o, "orphan")) {
+		if (gt_has_finalizer(o, "foregroundDeletion") || gt_has_finalizer(o, "orphan")) {
 			bool deps = false;
 
 			for (size_t j = 0; j < s.n && !deps; j++)
 				deps = depends_on(s.items[j].obj->obj, uid);
 			if (!deps) {
-				writes += modify(api, it, drop_finalizer, "foregroundDeletion");
-				writes += modify(api, it, drop_finalizer, "orphan");
+				writes += modify(api, it, gt_drop_finalizer, "foregroundDeletion");
+				writes += modify(api, it, gt_drop_finalizer, "orphan");
 			}
 		}
 		if (!it->res->custom && !strcmp(it->res->kind, "Namespace") && !it->res->group[0])
 			writes += namespace_pass(api, &s, it);
 		if (!it->res->custom && !strcmp(it->res->kind, "CustomResourceDefinition") &&
-		    has_finalizer(o, GT_FINALIZER_CRD_CLEANUP))
+		    gt_has_finalizer(o, GT_FINALIZER_CRD_CLEANUP))
 			writes += crd_pass(api, &s, it);
 	}
 	for (size_t i = 0; i < s.n; i++)

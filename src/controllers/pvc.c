@@ -129,20 +129,6 @@ static bool claim_in_use(const struct claims *pods, const char *ns, const char *
 	return false;
 }
 
-static int drop_protection(json_t *obj, void *ctx, struct gt_err *err)
-{
-	json_t *a = gt_json_path(obj, "metadata.finalizers"), *n = json_array(), *v;
-	size_t i;
-
-	(void)ctx;
-	(void)err;
-	json_array_foreach(a, i, v)
-		if (!json_is_string(v) || strcmp(json_string_value(v), GT_FINALIZER_PVC_PROTECTION))
-			json_array_append(n, v);
-	gt_json_set(obj, "metadata.finalizers", n);
-	return 0;
-}
-
 static int protect(struct gt_api *api, const struct claims *c)
 {
 	const struct gt_resource *pvcr = gt_registry_find("", "v1", "persistentvolumeclaims");
@@ -153,22 +139,16 @@ static int protect(struct gt_api *api, const struct claims *c)
 		const json_t *o = c->items[i]->obj;
 		const char *ns = gt_json_str(o, "metadata.namespace") ?: "";
 		const char *name = gt_json_str(o, "metadata.name") ?: "";
-		json_t *f;
-		size_t k;
-		bool has = false;
-
-		if (!gt_json_path(o, "metadata.deletionTimestamp"))
-			continue;
-		json_array_foreach(gt_json_path(o, "metadata.finalizers"), k, f)
-			has |= json_is_string(f) && !strcmp(json_string_value(f), GT_FINALIZER_PVC_PROTECTION);
-		if (!has)
+		if (!gt_json_path(o, "metadata.deletionTimestamp") ||
+		    !gt_has_finalizer(o, GT_FINALIZER_PVC_PROTECTION))
 			continue;
 		if (!pods.items)
 			gt_store_list(gt_api_store(api), "core/pods/", NULL, collect, &pods, NULL);
 		if (!claim_in_use(&pods, ns, name)) {
 			struct gt_obj *out = NULL;
 
-			if (gt_api_modify(api, pvcr, ns, name, GT_PART_MAIN, drop_protection, NULL, NULL,
+			if (gt_api_modify(api, pvcr, ns, name, GT_PART_MAIN, gt_drop_finalizer,
+					  GT_FINALIZER_PVC_PROTECTION, NULL,
 					  &out, NULL) == 0)
 				writes++;
 			gt_obj_unref(out);

@@ -12,43 +12,9 @@
 
 #include "codec/json.h"
 #include "codec/yaml.h"
+#include "json_same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool same(const json_t *a, const json_t *b)
-{
-	json_t *x;
-	size_t i;
-
-	if (json_is_number(a) && json_is_number(b))
-		return json_number_value(a) == json_number_value(b);
-	if (json_typeof(a) != json_typeof(b))
-		return false;
-	switch (json_typeof(a)) {
-	case JSON_OBJECT:
-		if (json_object_size(a) != json_object_size(b))
-			return false;
-		for (void *it = json_object_iter((json_t *)a); it;
-		     it = json_object_iter_next((json_t *)a, it)) {
-			x = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
-			if (!x || !same(json_object_iter_value(it), x))
-				return false;
-		}
-		return true;
-	case JSON_ARRAY:
-		if (json_array_size(a) != json_array_size(b))
-			return false;
-		json_array_foreach(a, i, x)
-			if (!same(x, json_array_get(b, i)))
-				return false;
-		return true;
-	case JSON_STRING:
-		return json_string_length(a) == json_string_length(b) &&
-		       !memcmp(json_string_value(a), json_string_value(b), json_string_length(a));
-	default:
-		return true;
-	}
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -806,6 +806,17 @@ static void tls_close(gnutls_session_t s, gnutls_certificate_credentials_t cred,
 	close(fd);
 }
 
+/* tls_upgrade, then one echoed "hello". */
+static void tls_upgrade_hello(gnutls_session_t *s, gnutls_certificate_credentials_t *cred, int *fd)
+{
+	char buf[2048];
+
+	CHECK_INT(tls_upgrade(s, cred, fd), 0);
+	gnutls_record_send(*s, "hello", 5);
+	tls_read_until(*s, buf, sizeof(buf), "hello");
+	CHECK_STR(buf, "hello");
+}
+
 TEST(upgrade_tls)
 {
 	gnutls_certificate_credentials_t cred = NULL;
@@ -813,10 +824,7 @@ TEST(upgrade_tls)
 	int ended = atomic_load(&session_ended), fd = -1;
 	char buf[2048];
 
-	CHECK_INT(tls_upgrade(&s, &cred, &fd), 0);
-	gnutls_record_send(s, "hello", 5);
-	tls_read_until(s, buf, sizeof(buf), "hello");
-	CHECK_STR(buf, "hello");
+	tls_upgrade_hello(&s, &cred, &fd);
 	gnutls_record_send(s, "quit", 4);
 	tls_read_until(s, buf, sizeof(buf), "bye");
 	CHECK_STR(buf, "bye");
@@ -835,12 +843,8 @@ TEST(upgrade_tls_client_vanishes)
 	gnutls_certificate_credentials_t cred = NULL;
 	gnutls_session_t s = NULL;
 	int ended = atomic_load(&session_ended), fd = -1;
-	char buf[2048];
 
-	CHECK_INT(tls_upgrade(&s, &cred, &fd), 0);
-	gnutls_record_send(s, "hello", 5);
-	tls_read_until(s, buf, sizeof(buf), "hello");
-	CHECK_STR(buf, "hello");
+	tls_upgrade_hello(&s, &cred, &fd);
 	close(fd); /* no gnutls_bye */
 	for (int i = 0; i < 300 && atomic_load(&session_ended) == ended; i++)
 		usleep(10 * 1000);
