@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +53,12 @@ int gt_agent_dial(struct gt_api *api, const char *node, const char *path, int *f
 		if (fd >= 0)
 			close(fd);
 		return gt_err_set(err, r, "cannot reach the agent of node %s: %s", node, strerror(-r));
+	}
+	{
+		int one = 1;
+
+		/* interactive streams: every frame goes out at once */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	req = xasprintf("GET %s HTTP/1.1\r\nHost: agent\r\nConnection: Upgrade\r\n"
 			"Upgrade: gantry-stream\r\nAuthorization: Bearer %s\r\n\r\n",

@@ -8,7 +8,7 @@
 
 int gt_chan_write(gt_chan_write_fn w, void *ctx, int ch, const void *data, size_t len)
 {
-	unsigned char h[5];
+	unsigned char h[5 + 512];
 	int r;
 
 	if (len > GT_CHAN_MAX_FRAME)
@@ -18,9 +18,16 @@ int gt_chan_write(gt_chan_write_fn w, void *ctx, int ch, const void *data, size_
 	h[2] = (unsigned char)(len >> 16);
 	h[3] = (unsigned char)(len >> 8);
 	h[4] = (unsigned char)len;
+	/* small frames (keystrokes, control) in one write: no header-then-
+	 * payload pair for Nagle to hold back */
+	if (len <= sizeof(h) - 5) {
+		if (len)
+			memcpy(h + 5, data, len);
+		return w(ctx, h, 5 + len);
+	}
 	if ((r = w(ctx, h, 5)) < 0)
 		return r;
-	return len ? w(ctx, data, len) : 0;
+	return w(ctx, data, len);
 }
 
 static int read_full(gt_chan_read_fn r, void *ctx, void *buf, size_t n)

@@ -781,6 +781,14 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 
 		u->raw_fd = ci && ci->connect_fd != sock ? ci->connect_fd : -1;
 	}
+	{
+		int one = 1;
+
+		/* streams are interactive (a no-op on MHD's TLS socketpair) */
+		setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (u->raw_fd >= 0)
+			setsockopt(u->raw_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	/* MHD's sockets are non-blocking; the session wants blocking I/O */
 	fl = fcntl(sock, F_GETFL);
 	if (fl >= 0 && (fl & O_NONBLOCK))
