@@ -6,7 +6,12 @@ For the node agent it also reads the per-pod traces of gantry-bench pods and
 the `perf script` output of the sched process tracepoints recorded meanwhile,
 and splits each pod's start into its steps (where the time goes).
 
+With --section interactive (a run of that part alone) only that part's
+section and its rows of the targets table are replaced in DOC, between the
+section's own markers; the other parts' results stay as they were.
+
 usage: report.py RESULTS [DOC]
+       report.py --section interactive RESULTS DOC
 """
 import os
 import re
@@ -21,7 +26,14 @@ TARGET_IDLE_MB = 30.0     # idle RSS
 TARGET_POD_P50_MS = 150.0  # pod created -> Running, p50, 2 cores
 TARGET_POD_P99_MS = 500.0  # and p99
 TARGET_AGENT_MB = 20.0     # agent RSS, idle
+TARGET_PF_RATIO = 0.5      # gantry port-forward throughput / direct loopback
 K3S_AGENT_MB = 275         # k3s's published agent RSS (a reference, not measured here)
+
+
+API_BENCHES = ("create", "rate", "list", "fill", "fanout", "fanout_setup")
+SECTION_BEGIN = "<!-- section: {} (a run of this part alone rewrites it) -->"
+SECTION_END = "<!-- end of section: {} -->"
+TARGETS_HEAD = "### Targets (from the issue)"
 
 
 def parse(path):
@@ -88,19 +100,27 @@ def report(results, meta):
         parts.append(f"API part {meta['elapsed_api_s']} s")
     if meta.get("elapsed_agent_s"):
         parts.append(f"agent part {meta['elapsed_agent_s']} s")
+    if meta.get("elapsed_interactive_s"):
+        parts.append(f"port-forward and exec part {meta['elapsed_interactive_s']} s")
+    etcd = f", etcd {meta['etcd']}" if meta.get("etcd") else ""
     w(f"Run of {meta.get('date', '?')} on {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')}); "
-      f"{meta.get('gantry', 'gantry ?')} at {meta.get('commit', '?')}, etcd {meta.get('etcd', '-')}; "
+      f"{meta.get('gantry', 'gantry ?')} at {meta.get('commit', '?')}{etcd}; "
       f"data dirs on {meta.get('datadir', '?')}; whole run {meta.get('elapsed_s', '?')} s"
-      f"{' (' + ', '.join(parts) + ')' if parts else ''}; "
+      f"{' (' + ', '.join(parts) + ')' if len(parts) > 1 else ''}; "
       f"load average {meta.get('load_start', '?')} at the start, {meta.get('load_end', '?')} "
       f"at the end (other work on the machine).")
     w("")
     targets = []
-    if any(r.get("bench") != "pods" for r in results):
+    if any(r.get("bench") in API_BENCHES for r in results):
         api_report(results, meta, w, targets)
     if any(k.startswith("agent_") for k in meta["_all"]) or pick(results, bench="pods"):
         agent_report(results, meta, w, targets)
-    w("### Targets (from the issue)")
+    if has_interactive(results, meta):
+        w(SECTION_BEGIN.format("interactive"))
+        interactive_report(results, meta, w, targets)
+        w(SECTION_END.format("interactive"))
+        w("")
+    w(TARGETS_HEAD)
     w("")
     w("| target | measured | |")
     w("|---|---|---|")
@@ -576,7 +596,267 @@ def agent_report(results, meta, w, targets):
                        f"{'met' if 0 < a <= TARGET_AGENT_MB else 'MISSED'} |")
 
 
+# ---- port-forward and exec ----------------------------------------------------
+
+PF_CLIENTS = [
+    ("loopback", "direct loopback TCP (the same server on the host's 127.0.0.1)"),
+    ("gantry", "`gantry port-forward`"),
+    ("kubectl133", "`kubectl port-forward` {kubectl133}"),
+    ("kubectl120", "`kubectl port-forward` {kubectl120}"),
+]
+EXEC_CLIENTS = [
+    ("gantry", "`gantry exec`"),
+    ("kubectl133", "`kubectl exec` {kubectl133}"),
+    ("kubectl120", "`kubectl exec` {kubectl120}"),
+    ("runc", "`runc exec` (the runtime alone, no API server or agent)"),
+    ("nsenter", "`nsenter -t PID -a` (baseline)"),
+]
+
+
+def nth_slowest(n, p):
+    """Which run the p-th percentile of n runs is (interactive.py's pct())."""
+    if n <= 0:
+        return "?"
+    k = n - int(round(p / 100.0 * (n - 1)))
+    return "slowest" if k == 1 else {2: "second", 3: "third"}.get(k, f"{k}th") + "-slowest"
+
+
+def rel_x(v):
+    return fnum(v, "{:.2f}x" if v >= 0.1 else "{:.4f}x")
+
+
+def idle_s(ms):
+    if ms is None:
+        return "-"
+    return "> 30" if ms < 0 else f"{ms / 1000:.1f}"
+
+
+def has_interactive(results, meta):
+    return any(k.startswith("ia_") for k in meta["_all"]) or \
+        any(r.get("bench") in ("pf", "exec", "echo") for r in results)
+
+
+def fnum(v, fmt="{:.1f}"):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if x != x else fmt.format(x)
+
+
+def interactive_report(results, meta, w, targets):
+    al = meta["_all"]
+    cfg = kvs(meta.get("ia_config", ""))
+    ver = kvs(meta.get("ia_versions", ""))
+    names = {k: ver.get(k, "?") for k in ("kubectl133", "kubectl120")}
+    nbytes = int(cfg.get("bytes", "0") or 0)
+    w("### Port-forward and exec")
+    w("")
+    for why in al.get("ia_skip", []):
+        w(f"Skipped: {why}.")
+        w("")
+    if not any(r.get("bench") in ("pf", "exec", "echo") for r in results):
+        return
+    w(f"A separate `gantry agent` (runc {ver.get('runc', '?')}, node {cfg.get('node', '?')}, "
+      f"bridge {cfg.get('bridge', '?')}) against `gantry server --no-agent`, both over TLS on "
+      f"loopback. One pod of the `host` image whose only process is `bench/interactive.py "
+      f"serve` (Python {ver.get('python', '?')}) on the pod's 127.0.0.1; kubectl "
+      f"{names['kubectl133']} and {names['kubectl120']}.")
+    w("")
+
+    # -- throughput
+    pf = pick(results, bench="pf")
+    size = f"{nbytes / 2**30:g} GiB" if nbytes % 2**30 == 0 else f"{nbytes / 1e6:g} MB"
+    w(f"#### Port-forward throughput: {size} per transfer, "
+      f"{cfg.get('pf_reps', '?')} transfers per client, one client at a time")
+    w("")
+    w("| client | transfers done | MB/s, median (range) | / loopback | first byte ms | "
+      "CPU busy, % of one core: API server / agent / forwarder / stream server / reader | "
+      "machine CPU s per GB | stream end seen | API server idle after, s | target |")
+    w("|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
+    idle_after = {r["target"]: float(r["ms"]) for r in pick(results, bench="quiet")}
+    lo = [float(r["mbps"]) for r in pick(pf, target="loopback") if r["bytes"] == r["want"]]
+    lo_mbps = statistics.median(lo) if lo else float("nan")
+    gantry_ratio = None
+    for key, label in PF_CLIENTS:
+        rows = pick(pf, target=key)
+        if not rows:
+            continue
+        label = label.format(**names)
+        done = [r for r in rows if r["bytes"] == r["want"]]
+        use = done or rows
+        rates = [float(r["mbps"]) for r in use]
+        rate = statistics.median(rates)
+        cell = f"{rate:.1f}" if rate >= 10 else f"{rate:.2f}"
+        if len(rates) > 1:
+            cell += f" ({min(rates):.0f}-{max(rates):.0f})"
+        if not done:
+            r = rows[0]
+            cell += (f" (gave up after {float(r['secs']):.0f} s: {int(r['bytes']) / 1e6:.1f} of "
+                     f"{int(r['want']) / 1e6:.0f} MB)")
+        rel = rate / lo_mbps if lo_mbps == lo_mbps and lo_mbps else float("nan")
+        if key == "gantry":
+            gantry_ratio = (rel, rate)
+        gb = [int(r["bytes"]) / 1e9 for r in use]
+
+        def busy(k):
+            v = [float(r[k]) / float(r["secs"]) / 10 for r in use if k in r and float(r["secs"]) > 0]
+            return f"{statistics.median(v):.0f}" if v else "-"
+        cpu = " / ".join(busy(f"cpu_{k}_ms") for k in
+                         ("apiserver", "agent", "fwd", "server", "reader"))
+        mach = [float(r["cpu_machine_ms"]) / 1000 / g for r, g in zip(use, gb) if g > 0]
+        eof = f"{sum(int(r['eof']) for r in done)}/{len(done)}" if done else "-"
+        tgt = ""
+        if key == "gantry":
+            ok = bool(done) and rel == rel and rel >= TARGET_PF_RATIO
+            tgt = f">= {TARGET_PF_RATIO:.2f}x: {'met' if ok else 'MISSED'}"
+        w(f"| {label} | {len(done)}/{len(rows)} | {cell} | "
+          f"{'-' if key == 'loopback' else rel_x(rel)} | "
+          f"{statistics.median(float(r['first_ms']) for r in use):.1f} | {cpu} | "
+          f"{statistics.median(mach) if mach else float('nan'):.2f} | {eof} | "
+          f"{idle_s(idle_after.get(key))} | {tgt} |")
+    for v in al.get("ia_na", []):
+        kind, _, rest = v.partition(" ")
+        if kind == "pf":
+            who, _, why = rest.partition(" ")
+            w(f"| {who} | 0 | n/a: {why} | | | | | | | |")
+    w("")
+    w("MB/s: bytes read / time from the start of the connect to the last byte (10^6 bytes). "
+      "The reader and the stream server are the same Python programs for every row, on the "
+      "same 2 cores as everything else. CPU busy: each process's CPU time (all threads) over "
+      "the transfer's wall time, 100 = one core; the stream server is the pod's process for "
+      "the forwarded rows and the host's for loopback. Machine CPU: all CPUs' busy time over "
+      "the transfer per 10^9 bytes moved (other work on the machine included). A transfer "
+      "not done in "
+      f"{cfg.get('pf_timeout', '?')} s is given up (BENCH_PF_TIMEOUT) and that client is not "
+      "tried again; its rate is what arrived until then. After each finished transfer the "
+      "next waits until the API server, agent and forwarder are idle; after each client's "
+      "transfers the client is stopped, and \"idle after\" is how long the API server and "
+      "agent then took to fall under 5 % of a core (at most 30 s waited: \"> 30\").")
+    w("")
+
+    # -- exec latency
+    ex = pick(results, bench="exec")
+    if ex:
+        base = {r["target"]: float(r["p50_ms"]) for r in ex}
+        w(f"#### Exec round trip: `exec POD -- true`, a fresh client process each time "
+          f"({cfg.get('exec_reps', '?')} runs per client, taking turns, after 2 untimed)")
+        w("")
+        w("| client | runs ok | p50 ms | p90 ms | p99 ms | max ms | p50 / nsenter | "
+          "p50 / runc exec |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for key, label in EXEC_CLIENTS:
+            for r in pick(ex, target=key):
+                p50 = float(r["p50_ms"])
+                w(f"| {label.format(**names)} | {r['ok']}/{r['reps']} | {fnum(r['p50_ms'])} | "
+                  f"{fnum(r['p90_ms'])} | {fnum(r['p99_ms'])} | {fnum(r['max_ms'])} | "
+                  f"{ratio(p50, base.get('nsenter'))} | {ratio(p50, base.get('runc'))} |")
+                if r.get("error"):
+                    w(f"| ({key}: {r['error'].replace('_', ' ').replace('|', ' ')[:160]}) "
+                      f"| | | | | | | |")
+        w("")
+        w("Wall time of the client process from its spawn to its exit (Python `subprocess`, the "
+          "same for every row). `gantry exec` and kubectl: TLS to the API server, the upgrade "
+          "(WebSocket, or SPDY for kubectl 1.20), the API server's stream to the agent, and "
+          f"`runc exec` there. With {cfg.get('exec_reps', '?')} runs, p99 is the "
+          f"{nth_slowest(int(cfg.get('exec_reps', '0') or 0), 99)}.")
+        w("")
+
+    # -- one byte through an open session
+    ec = pick(results, bench="echo")
+    if ec:
+        base = {r["target"]: float(r["p50_ms"]) for r in ec}
+        w(f"#### One byte through an open session: `exec -i POD -- cat`, "
+          f"{cfg.get('echo_reps', '?')} one-byte round trips per session, taking turns")
+        w("")
+        w("| client | session start ms | round trips ok | p50 ms | p90 ms | p99 ms | max ms "
+          "| p50 / nsenter |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for key, label in EXEC_CLIENTS:
+            for r in pick(ec, target=key):
+                w(f"| {label.format(**names)} | {fnum(r['first_ms'])} | {r['ok']}/{r['reps']} | "
+                  f"{fnum(r['p50_ms'], '{:.3f}')} | {fnum(r['p90_ms'], '{:.3f}')} | "
+                  f"{fnum(r['p99_ms'], '{:.3f}')} | {fnum(r['max_ms'], '{:.3f}')} | "
+                  f"{ratio(float(r['p50_ms']), base.get('nsenter'))} |")
+                if r.get("error"):
+                    w(f"| ({key}: {r['error'].replace('_', ' ').replace('|', ' ')[:160]}) "
+                      f"| | | | | | | |")
+        w("")
+        w("A byte written to the client's stdin until `cat` in the container has echoed it "
+          "back to the client's stdout (pipes, no terminal). Session start: from the spawn "
+          "until the first byte came back.")
+        w("")
+    for v in al.get("ia_log_warnings", []):
+        who, _, n = v.partition(" ")
+        w(f"The {who} logged {n} warnings or errors during this part (its log is in the run's "
+          f"temp dir; run-bench.sh prints the most frequent).")
+        w("")
+
+    if gantry_ratio:
+        rel, rate = gantry_ratio
+        ok = rel == rel and rel >= TARGET_PF_RATIO and \
+            any(r["bytes"] == r["want"] for r in pick(pf, target="gantry"))
+        targets.append(f"| port-forward >= {TARGET_PF_RATIO * 100:.0f} % of direct loopback "
+                       f"throughput (`gantry port-forward`) | "
+                       f"{rate:.2f} MB/s vs {lo_mbps:.0f} MB/s ({size} transfers): {rel_x(rel)} | "
+                       f"{'met' if ok else 'MISSED'} |")
+
+
+def splice_section(doc, name, text):
+    """Replaces the results of part NAME in DOC with those in text (a whole
+    report of a run of that part alone): its marked section, and its rows of
+    the targets table (matched by their first cell; new ones appended)."""
+    with open(doc) as f:
+        old = f.read()
+    if MARKER not in old:
+        sys.exit(f"report.py: {doc} has no results marker: run the whole bench once")
+    begin, end = SECTION_BEGIN.format(name), SECTION_END.format(name)
+    lines = text.split("\n")
+    head = lines[0]  # "Run of ...": this part's run differs from the others'
+    b, e = text.index(begin), text.index(end) + len(end)
+    block = text[b:e]
+    block = block.replace(begin + "\n", begin + "\n" + head.replace("Run of", "This section: run of", 1)
+                          + "\n\n", 1)
+    top, _, res = old.partition(MARKER)
+    if begin in res and end in res:
+        res = res[:res.index(begin)] + block + res[res.index(end) + len(end):]
+    elif TARGETS_HEAD in res:
+        i = res.index(TARGETS_HEAD)
+        res = res[:i] + block + "\n\n" + res[i:]
+    else:
+        res = res.rstrip("\n") + "\n\n" + block + "\n"
+    # this part's target rows
+    new_rows = []
+    if TARGETS_HEAD in text:
+        new_rows = [ln for ln in text[text.index(TARGETS_HEAD):].split("\n")
+                    if ln.startswith("| ") and not ln.startswith("| target |")]
+    if new_rows and TARGETS_HEAD in res:
+        i = res.index(TARGETS_HEAD)
+        tlines = res[i:].split("\n")
+        for row in new_rows:
+            key = row.split("|")[1]
+            hit = [k for k, ln in enumerate(tlines) if ln.startswith("|") and ln.split("|")[1] == key]
+            if hit:
+                tlines[hit[0]] = row
+            else:
+                last = max(k for k, ln in enumerate(tlines) if ln.startswith("|"))
+                tlines.insert(last + 1, row)
+        res = res[:i] + "\n".join(tlines)
+    with open(doc, "w") as f:
+        f.write(top + MARKER + res)
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--section" and sys.argv[2] == "interactive":
+        results, meta = parse(sys.argv[3])
+        text = report(results, meta)
+        sys.stdout.write(text)
+        if not has_interactive(results, meta):
+            sys.exit("report.py: no results of the interactive part to write")
+        splice_section(sys.argv[4], "interactive", text)
+        print(f"run-bench: the interactive part's results written to {sys.argv[4]}",
+              file=sys.stderr)
+        return
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     results, meta = parse(sys.argv[1])

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Gantry's benchmarks (`make bench`): the API server and store with etcd
 # measured in the same run as the peer, then the node agent (pods created ->
-# Running, pods started per second, the agent's memory).  Prints tables and
-# writes them into docs/benchmarks.md.
+# Running, pods started per second, the agent's memory), then port-forward
+# throughput and exec latency against direct loopback TCP and nsenter.
+# Prints tables and writes them into docs/benchmarks.md.
 #
 # API part: one `gantry server` and one single-member etcd, both on loopback
 # with their data in a fresh temp dir (tmpfs by default), driven by
@@ -11,12 +12,18 @@
 # its own bridge gtbench0 and subnet 10.77.0.0/24, so it never shares a
 # network with a cluster running on this machine), real runc and CNI; pods
 # run `sleep 3600` in the `host` image and in a busybox image built here from
-# /bin/busybox and imported with `gantry image import`.  Every process, pod,
+# /bin/busybox and imported with `gantry image import`.  Interactive part: the
+# same kind of server and agent, one pod streaming bytes on its 127.0.0.1
+# (bench/interactive.py, which also reads and times), reached through
+# `gantry port-forward` and kubectl 1.33/1.20; exec through `gantry exec`,
+# kubectl, `runc exec` and `nsenter`.  Every process, pod,
 # container, network namespace, bridge and file it made is removed on exit,
 # failure or Ctrl-C.  What is measured and why: docs/benchmarks.md.
 #
 # Environment knobs (defaults in brackets):
-#   BENCH_PARTS ["api agent"] which parts to run; a partial run only prints
+#   BENCH_PARTS ["api agent interactive"] which parts to run; a partial run
+#                          only prints, except that one with interactive
+#                          rewrites that part's section of the doc
 #   BENCH_DIR [/dev/shm]   where the temp dir with the data dirs goes
 #   BENCH_SECS [3]         seconds per closed-loop create point
 #   BENCH_REPS [3]         repetitions of each create point (alternating targets)
@@ -24,6 +31,11 @@
 #   BENCH_LIST_N [10000]   pods created for the list and RSS measurements
 #   BENCH_WATCHERS [1000]  watchers of the fan-out measurement
 #   BENCH_PODS [100]       pods per node-agent measurement
+#   BENCH_PF_BYTES [1073741824] bytes per port-forward transfer
+#   BENCH_PF_REPS [3]      port-forward transfers per client
+#   BENCH_PF_TIMEOUT [20]  seconds before a transfer is given up
+#   BENCH_EXEC_REPS [50]   timed `exec -- true` runs per client
+#   BENCH_ECHO_REPS [100]  one-byte round trips per open exec session
 #   BENCH_NO_DOC [unset]   set to 1 to leave docs/benchmarks.md alone
 #   GANTRY_BIN [bin/gantry] the server binary; GANTRY_REV names its source
 set -euo pipefail
@@ -31,13 +43,18 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-PARTS=" ${BENCH_PARTS:-api agent} "
+PARTS=" ${BENCH_PARTS:-api agent interactive} "
 SECS=${BENCH_SECS:-3}
 REPS=${BENCH_REPS:-3}
 RATE_SECS=${BENCH_RATE_SECS:-10}
 LIST_N=${BENCH_LIST_N:-10000}
 WATCHERS=${BENCH_WATCHERS:-1000}
 PODS=${BENCH_PODS:-100}
+PF_BYTES=${BENCH_PF_BYTES:-1073741824}
+PF_REPS=${BENCH_PF_REPS:-3}
+PF_TIMEOUT=${BENCH_PF_TIMEOUT:-20}
+EXEC_REPS=${BENCH_EXEC_REPS:-50}
+ECHO_REPS=${BENCH_ECHO_REPS:-100}
 base_dir=${BENCH_DIR:-/dev/shm}
 [ -d "$base_dir" ] && [ -w "$base_dir" ] || base_dir=${TMPDIR:-/tmp}
 
@@ -92,6 +109,8 @@ gantry_pid=; etcd_pid=
 # agent part: its server, the agent, a perf recorder, the roots to reset
 # ("DIR:RUNTIME"), and whether the bridge is ours to remove
 asrv_pid=; agent_pid=; perf_pid=; agent_roots=(); made_bridge=
+# interactive part: the port-forward clients and the host's stream server
+ia_pids=()
 NODE=benchnode; BRIDGE=gtbench0; SUBNET=10.77.0.0/24
 stop_pid() { # stop_pid PID [SIGNAL]: signal, wait up to 10 s, then SIGKILL
   local pid=$1 sig=${2:-TERM} _
@@ -140,6 +159,8 @@ agent_down() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  local p
+  for p in "${ia_pids[@]}"; do stop_pid "$p"; done
   agent_down
   stop_pid "$gantry_pid"
   stop_pid "$etcd_pid"
@@ -361,6 +382,42 @@ except Exception:
     print('')" 2>/dev/null || true
 }
 
+# Starts the agent part's `gantry server --no-agent` with its data in
+# $adir/srv and creates namespace NS; sets asrv_pid, AURL, ATOKEN and
+# $adir/ca.pem.
+asrv_start() { # asrv_start PART NS
+  "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 --no-agent \
+    --log-level warn >"$adir/server.log" 2>&1 &
+  asrv_pid=$!
+  local kc=$adir/srv/admin.kubeconfig _ code
+  for _ in $(seq 1 200); do [ -s "$kc" ] && break; sleep 0.1; done
+  [ -s "$kc" ] || { tail -20 "$adir/server.log" >&2; die "$1 part: server wrote no kubeconfig in 20 s"; }
+  AURL=$(awk '$1 == "server:" {print $2}' "$kc")
+  ATOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
+  awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$adir/ca.pem"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$adir/ca.pem" \
+    -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' -X POST \
+    "$AURL/api/v1/namespaces" -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$2\"}}")
+  [ "$code" = 201 ] || die "$1 part: creating namespace $2: HTTP $code"
+}
+
+# Starts `gantry agent --runtime RUNTIME` on $root (the caller has put it in
+# agent_roots) against the server of asrv_start; waits until the node is Ready.
+agent_start() { # agent_start RUNTIME
+  local rt=$1 got _
+  "$GANTRY_BIN" agent --kubeconfig "$adir/srv/admin.kubeconfig" --node-name "$NODE" \
+    --root-dir "$root" --runtime "$rt" --bridge "$BRIDGE" --subnet "$SUBNET" \
+    --log-level info >"$adir/agent.log" 2>&1 &
+  agent_pid=$!
+  for _ in $(seq 1 300); do
+    got=$(node_field "[c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'][0]")
+    [ "$got" = True ] && break
+    kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$adir/agent.log" >&2; die "gantry agent did not start"; }
+    sleep 0.1
+  done
+  [ "$got" = True ] || die "node $NODE not Ready 30 s after the agent started"
+}
+
 # One `gantry-bench pods` run (RESULT lines kept), traced with perf's
 # process tracepoints when perf works here (docs/benchmarks.md: where the
 # time goes).
@@ -402,7 +459,7 @@ podbench() { # podbench TAG ARGS...
 
 # Starts an agent with RUNTIME, measures it, stops it and resets its root.
 agent_run() { # agent_run RUNTIME
-  local rt=$1 bb=$bb_why got out _
+  local rt=$1 bb=$bb_why got out
   root=$adir/root-$rt
   mkdir -p "$root"
   agent_roots+=("$root:$rt")
@@ -412,17 +469,7 @@ agent_run() { # agent_run RUNTIME
     fi
   fi
   [ -z "$bb" ] || meta "agent_row_skip $rt busybox $bb"
-  "$GANTRY_BIN" agent --kubeconfig "$adir/srv/admin.kubeconfig" --node-name "$NODE" \
-    --root-dir "$root" --runtime "$rt" --bridge "$BRIDGE" --subnet "$SUBNET" \
-    --log-level info >"$adir/agent.log" 2>&1 &
-  agent_pid=$!
-  for _ in $(seq 1 300); do
-    got=$(node_field "[c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'][0]")
-    [ "$got" = True ] && break
-    kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$adir/agent.log" >&2; die "gantry agent did not start"; }
-    sleep 0.1
-  done
-  [ "$got" = True ] || die "node $NODE not Ready 30 s after the agent started"
+  agent_start "$rt"
   got=$(node_field "n['status']['nodeInfo']['containerRuntimeVersion']")
   if [ "$got" != "$rt" ]; then
     meta "agent_na $rt the agent ran $got instead: $(grep -m1 'cannot run' "$adir/agent.log" | cut -c1-200)"
@@ -473,20 +520,7 @@ agent_bench() {
     bb_why="could not build the busybox archive"
   fi
 
-  "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 --no-agent \
-    --log-level warn >"$adir/server.log" 2>&1 &
-  asrv_pid=$!
-  local kc=$adir/srv/admin.kubeconfig _
-  for _ in $(seq 1 200); do [ -s "$kc" ] && break; sleep 0.1; done
-  [ -s "$kc" ] || { tail -20 "$adir/server.log" >&2; die "agent part: server wrote no kubeconfig in 20 s"; }
-  AURL=$(awk '$1 == "server:" {print $2}' "$kc")
-  ATOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
-  awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$adir/ca.pem"
-  local code
-  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$adir/ca.pem" \
-    -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' -X POST \
-    "$AURL/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-pods"}}')
-  [ "$code" = 201 ] || die "agent part: creating namespace bench-pods: HTTP $code"
+  asrv_start agent bench-pods
   AG=(--target gantry --url "$AURL" --cacert "$adir/ca.pem" --token "$ATOKEN" --node "$NODE"
     --ns bench-pods --n "$PODS")
   meta "agent_versions runc=$(runc --version | awk 'NR==1 {print $3}') crun=$(crun --version 2>/dev/null | awk 'NR==1 {print $3}') cni=$(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo unknown)"
@@ -510,6 +544,182 @@ agent_bench() {
   agent_down
 }
 
+# --- interactive: port-forward and exec ------------------------------------------
+ia_skip() { meta "ia_skip $*"; echo "run-bench: interactive benchmarks skipped: $*" >&2; }
+
+# One field of pod ia, '' when unknown.
+ia_pod_field() { # ia_pod_field PYTHON-EXPR-ON-p
+  curl -sS --cacert "$adir/ca.pem" -H "Authorization: Bearer $ATOKEN" \
+    "$AURL/api/v1/namespaces/bench-ia/pods/ia" 2>/dev/null |
+    python3 -c "import json,sys
+try:
+    p = json.load(sys.stdin); print($1)
+except Exception:
+    print('')" 2>/dev/null || true
+}
+
+# Waits until something listens on TCP PORT (in the network namespace of
+# PID when given): the forwarders and servers are then ready, and no probe
+# connection has to go through them.
+wait_listen() { # wait_listen PORT SECONDS [PID]
+  local port=$1 n=$(( $2 * 10 )) pid=${3:-} _
+  for _ in $(seq 1 "$n"); do
+    if [ -n "$pid" ]; then
+      [ -n "$(nsenter -t "$pid" -n ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
+    else
+      [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# PF_REPS transfers through one port-forward client (CMD, to listen on
+# LOCAL), measured alone: the client is started, measured, stopped, and then
+# the API server and agent are given up to 30 s to go idle (a transfer given
+# up on may leave them relaying), which is recorded.
+ia_pf_client() { # ia_pf_client NAME LOCAL CMD...
+  local name=$1 lport=$2 pid; shift 2
+  "$@" >"$adir/pf-$name.log" 2>&1 &
+  pid=$!
+  ia_pids+=("$pid")
+  if wait_listen "$lport" 20 && kill -0 "$pid" 2>/dev/null; then
+    echo "run-bench: interactive: port-forward through $name" >&2
+    python3 bench/interactive.py pf --bytes "$PF_BYTES" --reps "$PF_REPS" --timeout "$PF_TIMEOUT" \
+      --proc "apiserver=$asrv_pid" --proc "agent=$agent_pid" "$name:$lport:$cpid:$pid" >>"$results" ||
+      echo "run-bench: interactive: port-forward measurement ($name) exited $?" >&2
+  else
+    meta "ia_na pf $name did not listen on 127.0.0.1:$lport in 20 s: $(tail -1 "$adir/pf-$name.log" | cut -c1-200)"
+  fi
+  stop_pid "$pid"
+  ia_pids=()
+  python3 bench/interactive.py quiet "$name" "$asrv_pid" "$agent_pid" >>"$results"
+}
+
+# Port-forward throughput and exec latency against one pod (docs/benchmarks.md:
+# "Port-forward and exec"), on its own server, agent and bridge like the
+# agent part.
+interactive_bench() {
+  local tool
+  [ "$(id -u)" = 0 ] || { ia_skip "needs root (network namespaces, runc, nsenter)"; return 0; }
+  for tool in runc ip iptables nsenter ss; do
+    command -v "$tool" >/dev/null || { ia_skip "$tool not found (scripts/deps.sh)"; return 0; }
+  done
+  [ -x /usr/lib/cni/bridge ] || { ia_skip "no CNI plugins in /usr/lib/cni (scripts/deps.sh)"; return 0; }
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ia_skip "bridge $BRIDGE exists (another make bench running? else: ip link del $BRIDGE)"
+    return 0
+  fi
+  made_bridge=1
+  adir=$tmp/interactive
+  root=$adir/root-runc
+  mkdir -p "$root"
+  asrv_start interactive bench-ia
+  agent_roots+=("$root:runc")
+  agent_start runc
+  local kc=$adir/srv/admin.kubeconfig k133 k120 v133 v120 code _ got
+  k133=${KUBECTL_133:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
+  [ -x "$k133" ] || k133=$(command -v kubectl || true)
+  k120=${KUBECTL_120:-$(timeout 120 scripts/kubectl120.sh 2>/dev/null || true)}
+  [ -n "$k120" ] && [ -x "$k120" ] || k120=
+  v133=; v120=
+  [ -z "$k133" ] || v133=$("$k133" version --client 2>/dev/null | awk '/^Client Version:/ {print $3}' || true)
+  [ -z "$k120" ] || v120=$("$k120" version --client -o json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' 2>/dev/null || true)
+  [ -n "$v133" ] || k133=
+  [ -n "$v120" ] || k120=
+  meta "ia_config bytes=$PF_BYTES pf_reps=$PF_REPS pf_timeout=$PF_TIMEOUT exec_reps=$EXEC_REPS echo_reps=$ECHO_REPS node=$NODE bridge=$BRIDGE"
+  meta "ia_versions runc=$(runc --version | awk 'NR==1 {print $3}') kubectl133=${v133:--} kubectl120=${v120:--} python=$(python3 -c 'import platform; print(platform.python_version())') nsenter=$(nsenter --version | awk '{print $NF}')"
+
+  # The pod: the throughput server of bench/interactive.py on the pod's
+  # 127.0.0.1 as its only process (so it is the container's init, whose PID
+  # the nsenter baseline uses); the host image has python3.
+  local pf_port=7777 spec
+  spec=$(python3 - "$NODE" "$pf_port" <<'PY'
+import json, sys
+code = open("bench/interactive.py").read()
+print(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ia"},
+  "spec": {"nodeName": sys.argv[1], "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+           "containers": [{"name": "c", "image": "host",
+                           "command": ["/usr/bin/python3", "-c", code, "serve", sys.argv[2]]}]}}))
+PY
+)
+  code=$(curl -sS -o "$adir/pod.json" -w '%{http_code}' --cacert "$adir/ca.pem" \
+    -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' -X POST \
+    "$AURL/api/v1/namespaces/bench-ia/pods" --data-binary @- <<<"$spec")
+  [ "$code" = 201 ] || { cat "$adir/pod.json" >&2; die "interactive part: creating pod ia: HTTP $code"; }
+  for _ in $(seq 1 600); do
+    got=$(ia_pod_field "p['status']['phase'] + ' ' + str(p['status']['containerStatuses'][0]['ready'])")
+    [ "$got" = "Running True" ] && break
+    case $got in Failed*|Succeeded*) break ;; esac
+    sleep 0.1
+  done
+  if [ "$got" != "Running True" ]; then
+    tail -20 "$adir/agent.log" >&2
+    die "interactive part: pod ia not running and ready in 60 s (phase/ready: '$got')"
+  fi
+  # The pod's container and its init process, from the runtime's own state.
+  local cid cpid
+  read -r cid cpid < <(runc --root "$root/runc" list -f json |
+    python3 -c 'import json,sys
+c = [x for x in (json.load(sys.stdin) or []) if x["status"] == "running"]
+print(c[0]["id"], c[0]["pid"]) if len(c) == 1 else print("", "")') || true
+  [ -n "$cpid" ] || { runc --root "$root/runc" list >&2; die "interactive part: not one running container under $root/runc"; }
+  wait_listen "$pf_port" 20 "$cpid" || die "interactive part: nothing listens on $pf_port in pod ia"
+  echo "run-bench: interactive: pod ia running (container $cid, pid $cpid)" >&2
+
+  # --- port-forward throughput: the same server on the host's loopback first ---
+  local hport lport pid
+  hport=$(free_port)
+  python3 bench/interactive.py serve "$hport" >"$adir/host-serve.log" 2>&1 &
+  pid=$!
+  ia_pids+=("$pid")
+  wait_listen "$hport" 20 || die "interactive part: the host server does not listen"
+  echo "run-bench: interactive: port-forward, $PF_REPS x $PF_BYTES bytes per client; direct loopback" >&2
+  python3 bench/interactive.py pf --bytes "$PF_BYTES" --reps "$PF_REPS" --timeout "$PF_TIMEOUT" \
+    "loopback:$hport:$pid:0" >>"$results" ||
+    echo "run-bench: interactive: port-forward measurement (loopback) exited $?" >&2
+  stop_pid "$pid"
+  ia_pids=()
+  lport=$(free_port)
+  ia_pf_client gantry "$lport" "$GANTRY_BIN" port-forward --kubeconfig "$kc" -n bench-ia ia "$lport:$pf_port"
+  if [ -n "$k133" ]; then
+    lport=$(free_port)
+    ia_pf_client kubectl133 "$lport" "$k133" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
+  fi
+  if [ -n "$k120" ]; then
+    lport=$(free_port)
+    ia_pf_client kubectl120 "$lport" "$k120" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
+  fi
+
+  # --- exec: a fresh client per command, then one byte through an open session ---
+  local ex=(gantry "$GANTRY_BIN" exec --kubeconfig "$kc" -n bench-ia ia -- true)
+  [ -z "$k133" ] || ex+=(--- kubectl133 "$k133" --kubeconfig "$kc" -n bench-ia exec ia -- true)
+  [ -z "$k120" ] || ex+=(--- kubectl120 "$k120" --kubeconfig "$kc" -n bench-ia exec ia -- true)
+  ex+=(--- runc runc --root "$root/runc" exec "$cid" true --- nsenter nsenter -t "$cpid" -a true)
+  echo "run-bench: interactive: exec latency, $EXEC_REPS runs per client" >&2
+  python3 bench/interactive.py cmdlat --reps "$EXEC_REPS" --warmup 2 "${ex[@]}" >>"$results" ||
+    echo "run-bench: interactive: exec measurement exited $?" >&2
+  ex=(gantry "$GANTRY_BIN" exec -i --kubeconfig "$kc" -n bench-ia ia -- cat)
+  [ -z "$k133" ] || ex+=(--- kubectl133 "$k133" --kubeconfig "$kc" -n bench-ia exec -i ia -- cat)
+  ex+=(--- nsenter nsenter -t "$cpid" -a cat)
+  echo "run-bench: interactive: one byte through an open exec session, $ECHO_REPS times" >&2
+  python3 bench/interactive.py echo --reps "$ECHO_REPS" "${ex[@]}" >>"$results" ||
+    echo "run-bench: interactive: echo measurement exited $?" >&2
+
+  kill -0 "$agent_pid" 2>/dev/null || { tail -30 "$adir/agent.log" >&2; die "gantry agent died (interactive)"; }
+  kill -0 "$asrv_pid" 2>/dev/null || { tail -30 "$adir/server.log" >&2; die "gantry server died (interactive)"; }
+  local f
+  for f in server agent; do
+    if grep -qE ' (warn|error) ' "$adir/$f.log"; then
+      echo "run-bench: interactive: the $f logged warnings/errors:" >&2
+      grep -E ' (warn|error) ' "$adir/$f.log" | sort | uniq -c | sort -rn | head -10 >&2
+      meta "ia_log_warnings $f $(grep -cE ' (warn|error) ' "$adir/$f.log")"
+    fi
+  done
+  agent_down
+}
+
 # --- run ------------------------------------------------------------------------
 # The source measured, read before the run (the tree may move meanwhile);
 # GANTRY_REV names the source of a GANTRY_BIN built elsewhere.
@@ -522,9 +732,14 @@ if want api; then
   meta "elapsed_api_s $(( $(date +%s) - start ))"
 fi
 if want agent; then
-  agent_start=$(date +%s)
+  agent_t0=$(date +%s)
   agent_bench
-  meta "elapsed_agent_s $(( $(date +%s) - agent_start ))"
+  meta "elapsed_agent_s $(( $(date +%s) - agent_t0 ))"
+fi
+if want interactive; then
+  ia_t0=$(date +%s)
+  interactive_bench
+  meta "elapsed_interactive_s $(( $(date +%s) - ia_t0 ))"
 fi
 meta "elapsed_s $(( $(date +%s) - start ))"
 
@@ -544,7 +759,13 @@ meta "parts$PARTS"
 cp "$results" build/bench/last-results.txt
 doc=docs/benchmarks.md
 [ "${BENCH_NO_DOC:-}" = 1 ] && doc=
-if [ -n "$doc" ] && { ! want api || ! want agent; }; then
+if [ -n "$doc" ] && { ! want api || ! want agent || ! want interactive; }; then
+  if want interactive; then
+    # its own marked section of the Results (and its target rows) only
+    echo "run-bench: BENCH_PARTS=\"${BENCH_PARTS:-}\" is a partial run: only the port-forward and exec section of $doc is rewritten" >&2
+    python3 bench/report.py --section interactive "$results" "$doc"
+    exit
+  fi
   echo "run-bench: BENCH_PARTS=\"${BENCH_PARTS:-}\" is a partial run: $doc left alone" >&2
   doc=
 fi
