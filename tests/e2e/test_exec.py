@@ -310,8 +310,11 @@ def test_port_nothing_listens_on(srv, ns, tmp_path):
     pf = portforward(v1.connect_get_namespaced_pod_portforward, "box", ns, ports="9")
     s = pf.socket(9)
     s.settimeout(20)
-    s.sendall(b"hello")
-    assert s.recv(100) == b""  # closed, no data
+    try:  # the error may have closed the local end already
+        s.sendall(b"hello")
+        assert s.recv(100) == b""  # closed, no data
+    except (BrokenPipeError, ConnectionResetError):
+        pass
     assert _wait(lambda: pf.error(9) is not None, 10), "no error for port 9"
     assert "9" in pf.error(9) and "refused" in pf.error(9), pf.error(9)
     s.close()

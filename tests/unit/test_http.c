@@ -854,13 +854,15 @@ TEST(upgrade_tls_client_vanishes)
 }
 
 /* The CLI's client stream (http/tlsconn.c) against the TLS server: a
- * verified dial, a response head read with the bytes after it kept, the
- * upgraded stream, and the errors for untrusted, refused and bad URLs. */
+ * verified dial, a response head, the upgraded stream, and the errors for
+ * untrusted, refused and bad URLs.  (Over TLS the server runs upgrades on
+ * the TLS session itself, and bytes a client pipelines behind the upgrade
+ * request are not kept: clients wait for the 101, as kubectl does.) */
 TEST(tlsconn_client)
 {
 	struct gt_tlsconn_opts o = { .ca_file = ca_path, .timeout_s = 5 };
 	const char req[] = "GET /upgrade HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-			   "Upgrade: echo\r\n\r\nearly";
+			   "Upgrade: echo\r\n\r\n";
 	struct gt_tlsconn *c = NULL;
 	struct gt_buf head = GT_BUF_INIT;
 	struct gt_err err;
@@ -882,8 +884,8 @@ TEST(tlsconn_client)
 	CHECK_INT(gt_http_head_status(head.data), 101);
 	CHECK_STR(gt_http_head_value(head.data, "upgrade", v, sizeof(v)), "echo");
 	CHECK(gt_http_head_value(head.data, "Sec-WebSocket-Accept", v, sizeof(v)) == NULL);
-	CHECK(strstr(head.data, "early") == NULL); /* the head stops at the blank line */
-	/* "early" came back after the head, in the same or a later record */
+	CHECK(strstr(head.data, "\r\n\r\n") == head.data + head.len - 4);
+	CHECK_INT(gt_tlsconn_write(c, "early", 5), 0);
 	while (got < 5 && (n = gt_tlsconn_read(c, buf + got, 5 - got)) > 0)
 		got += (size_t)n;
 	CHECK_INT(got, 5);
