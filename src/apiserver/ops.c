@@ -741,3 +741,58 @@ int gt_api_delete(struct gt_api *api, const struct gt_resource *r, const char *n
 	}
 	return conflict(r, name, err);
 }
+
+/* ---- binding ---- */
+
+static int bind_pod(json_t *obj, void *arg, struct gt_err *err)
+{
+	const char *node = arg;
+	const char *cur = gt_json_str(obj, "spec.nodeName");
+
+	if (cur && *cur)
+		return gt_err_set(err, -ESTALE, "pod %s is already assigned to node \"%s\"",
+				  gt_json_str(obj, "metadata.name"), cur);
+	gt_json_set_str(obj, "spec.nodeName", node);
+	return 0;
+}
+
+static int set_scheduled(json_t *obj, void *arg, struct gt_err *err)
+{
+	json_t *conds = gt_json_path(obj, "status.conditions"), *c, *keep = json_array();
+	char now[32];
+	size_t i;
+
+	(void)arg;
+	(void)err;
+	json_array_foreach(conds, i, c)
+		if (strcmp(gt_json_str(c, "type") ?: "", "PodScheduled"))
+			json_array_append(keep, c);
+	now_rfc3339(now);
+	json_array_append_new(keep, json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled",
+					      "status", "True", "lastProbeTime",
+					      "lastTransitionTime", now));
+	gt_json_set(obj, "status.conditions", keep);
+	return 0;
+}
+
+int gt_api_bind(struct gt_api *api, const char *ns, const char *name, const char *node,
+		struct gt_obj **out, struct gt_err *err)
+{
+	const struct gt_resource *r = gt_registry_find("", "v1", "pods");
+	struct gt_obj *o = NULL;
+	int rc;
+
+	rc = gt_api_modify(api, r, ns, name, GT_PART_MAIN, bind_pod, (void *)node, NULL, &o, err);
+	if (rc < 0)
+		return rc;
+	gt_obj_unref(o);
+	o = NULL;
+	rc = gt_api_modify(api, r, ns, name, GT_PART_STATUS, set_scheduled, NULL, NULL, &o, err);
+	if (rc < 0)
+		return rc;
+	if (out)
+		*out = o;
+	else
+		gt_obj_unref(o);
+	return 0;
+}

@@ -78,6 +78,14 @@ int gt_api_delete(struct gt_api *api, const struct gt_resource *r, const char *n
 		  const char *name, const struct gt_delete_opts *o, struct gt_obj **out,
 		  bool *gone, struct gt_err *err);
 
+/*
+ * Binds a pod to a node (POST pods/NAME/binding, and the scheduler): sets
+ * spec.nodeName once (-ESTALE when already assigned elsewhere) and the
+ * PodScheduled=True condition.  *out (may be NULL) gets the bound pod.
+ */
+int gt_api_bind(struct gt_api *api, const char *ns, const char *name, const char *node,
+		struct gt_obj **out, struct gt_err *err);
+
 /* The store under the api (borrowed). */
 struct gt_store *gt_api_store(struct gt_api *api);
 

@@ -652,19 +652,6 @@ static void handle_update(struct gt_api *api, struct gt_http_req *req, struct ro
 	gt_obj_unref(out);
 }
 
-/* POST pods/NAME/binding: assigns the pod to a node (once). */
-static int bind_pod(json_t *obj, void *arg, struct gt_err *err)
-{
-	const char *node = arg;
-	const char *cur = gt_json_str(obj, "spec.nodeName");
-
-	if (cur && *cur)
-		return gt_err_set(err, -ESTALE, "pod %s is already assigned to node \"%s\"",
-				  gt_json_str(obj, "metadata.name"), cur);
-	gt_json_set_str(obj, "spec.nodeName", node);
-	return 0;
-}
-
 static void handle_binding(struct gt_api *api, struct gt_http_req *req, struct route *rt)
 {
 	struct gt_err err;
@@ -683,8 +670,7 @@ static void handle_binding(struct gt_api *api, struct gt_http_req *req, struct r
 		gt_reply_errorf(req, -EBADMSG, "Binding \"%s\" is invalid: target.name: Required value", rt->name);
 		return;
 	}
-	if (gt_api_modify(api, rt->res, rt->ns, rt->name, GT_PART_MAIN, bind_pod, (void *)node,
-			  NULL, &out, &err) < 0) {
+	if (gt_api_bind(api, rt->ns, rt->name, node, &out, &err) < 0) {
 		json_decref(body);
 		gt_reply_error(req, &err, rt);
 		return;

@@ -27,6 +27,23 @@ void gt_controllers_stop(struct gt_controllers *c);
  * tests.  Returns the number of writes it made.
  */
 int gt_gc_pass(struct gt_api *api);
+/* A list of stored objects (references), loaded by key prefix. */
+struct gt_objlist {
+	struct gt_obj **items;
+	size_t n, cap;
+};
+
+/* Appends every object under prefix ("core/pods/") to l. */
+void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l);
+void gt_objlist_release(struct gt_objlist *l);
+
+/* The scheduler (scheduler.c): binds pending pods to nodes. */
+struct gt_scheduler;
+int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_err *err);
+void gt_scheduler_stop(struct gt_scheduler *s);
+/* One scheduling pass over every pending pod (exposed for tests); returns bindings made. */
+int gt_scheduler_pass(struct gt_api *api);
+
 /* Whether obj's metadata.finalizers holds f. */
 bool gt_has_finalizer(const json_t *obj, const char *f);
 /* A gt_mutate_fn removing the finalizer ctx (a string) from the object. */

@@ -312,6 +312,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	pthread_t gc;
+	struct gt_scheduler *sched;
 	_Atomic bool stop;
 };
 
@@ -391,7 +392,14 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 		c->cfg.pv_root = c->pv_root;
 		c->cfg.node_name = c->node;
 	}
+	if (gt_scheduler_start(api, &c->sched, err) < 0) {
+		free(c->pv_root);
+		free(c->node);
+		free(c);
+		return -EAGAIN;
+	}
 	if (pthread_create(&c->gc, NULL, gc_main, c)) {
+		gt_scheduler_stop(c->sched);
 		free(c->pv_root);
 		free(c->node);
 		free(c);
@@ -407,6 +415,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 		return;
 	atomic_store(&c->stop, true);
 	pthread_join(c->gc, NULL);
+	gt_scheduler_stop(c->sched);
 	free(c->pv_root);
 	free(c->node);
 	free(c);

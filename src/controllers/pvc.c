@@ -17,18 +17,26 @@
 #include "base/log.h"
 #include "controllers/controllers.h"
 
-struct claims {
-	struct gt_obj **items;
-	size_t n, cap;
-};
-
 static int collect(struct gt_obj *o, void *arg)
 {
-	struct claims *c = arg;
+	struct gt_objlist *l = arg;
 
-	gt_grow((void **)&c->items, &c->cap, c->n + 1, sizeof(*c->items));
-	c->items[c->n++] = gt_obj_ref(o);
+	gt_grow((void **)&l->items, &l->cap, l->n + 1, sizeof(*l->items));
+	l->items[l->n++] = gt_obj_ref(o);
 	return 0;
+}
+
+void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l)
+{
+	gt_store_list(gt_api_store(api), prefix, NULL, collect, l, NULL);
+}
+
+void gt_objlist_release(struct gt_objlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		gt_obj_unref(l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
 }
 
 static int set_volume(json_t *obj, void *ctx, struct gt_err *err)
@@ -111,7 +119,7 @@ static int provision(struct gt_api *api, const struct gt_controllers_config *cfg
 }
 
 /* Whether a pod of namespace ns that has not finished mounts claim name. */
-static bool claim_in_use(const struct claims *pods, const char *ns, const char *name)
+static bool claim_in_use(const struct gt_objlist *pods, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;
@@ -129,10 +137,10 @@ static bool claim_in_use(const struct claims *pods, const char *ns, const char *
 	return false;
 }
 
-static int protect(struct gt_api *api, const struct claims *c)
+static int protect(struct gt_api *api, const struct gt_objlist *c)
 {
 	const struct gt_resource *pvcr = gt_registry_find("", "v1", "persistentvolumeclaims");
-	struct claims pods = { 0 };
+	struct gt_objlist pods = { 0 };
 	int writes = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -143,7 +151,7 @@ static int protect(struct gt_api *api, const struct claims *c)
 		    !gt_has_finalizer(o, GT_FINALIZER_PVC_PROTECTION))
 			continue;
 		if (!pods.items)
-			gt_store_list(gt_api_store(api), "core/pods/", NULL, collect, &pods, NULL);
+			gt_objlist_load(api, "core/pods/", &pods);
 		if (!claim_in_use(&pods, ns, name)) {
 			struct gt_obj *out = NULL;
 
@@ -154,18 +162,16 @@ static int protect(struct gt_api *api, const struct claims *c)
 			gt_obj_unref(out);
 		}
 	}
-	for (size_t i = 0; i < pods.n; i++)
-		gt_obj_unref(pods.items[i]);
-	free(pods.items);
+	gt_objlist_release(&pods);
 	return writes;
 }
 
 int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg)
 {
-	struct claims c = { 0 }, pvs = { 0 };
+	struct gt_objlist c = { 0 }, pvs = { 0 };
 	int writes = 0;
 
-	gt_store_list(gt_api_store(api), "core/persistentvolumeclaims/", NULL, collect, &c, NULL);
+	gt_objlist_load(api, "core/persistentvolumeclaims/", &c);
 	writes += protect(api, &c);
 	if (!cfg || !cfg->pv_root || !cfg->node_name)
 		goto out;
@@ -178,7 +184,7 @@ int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg)
 			writes += provision(api, cfg, o);
 	}
 	/* Reclaim: volumes we provisioned whose claim is gone. */
-	gt_store_list(gt_api_store(api), "core/persistentvolumes/", NULL, collect, &pvs, NULL);
+	gt_objlist_load(api, "core/persistentvolumes/", &pvs);
 	for (size_t i = 0; i < pvs.n; i++) {
 		const json_t *pv = pvs.items[i]->obj;
 		const char *ns = gt_json_str(pv, "spec.claimRef.namespace");
@@ -203,11 +209,7 @@ int gt_pvc_pass(struct gt_api *api, const struct gt_controllers_config *cfg)
 		}
 	}
 out:
-	for (size_t i = 0; i < c.n; i++)
-		gt_obj_unref(c.items[i]);
-	for (size_t i = 0; i < pvs.n; i++)
-		gt_obj_unref(pvs.items[i]);
-	free(c.items);
-	free(pvs.items);
+	gt_objlist_release(&c);
+	gt_objlist_release(&pvs);
 	return writes;
 }

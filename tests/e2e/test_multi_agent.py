@@ -87,3 +87,31 @@ def test_pods_run_on_their_nodes(cluster):
         assert pod["status"]["podIP"].startswith(prefix), pod["status"]
         r = srv.request("GET", "/api/v1/namespaces/%s/pods/%s/log" % (ns, name))
         assert r.status == 200 and r.body.decode().strip() == "on-" + name, r
+
+
+def test_scheduler_spreads_pods_over_agents(cluster):
+    """Pods without a node, kept apart by hostname anti-affinity, are bound
+    by the scheduler to different agents and run there."""
+    srv = cluster
+    ns = srv.make_ns(_ns_name("multi-sched"))
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": {"app": "spread"}}}]}}
+    for i in range(3):
+        srv.create("/api/v1/namespaces/%s/pods" % ns, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "s%d" % i, "labels": {"app": "spread"}},
+            "spec": {"restartPolicy": "Never", "affinity": anti, "containers": [{
+                "name": "c", "image": "host", "command": ["sh", "-c", "sleep 30"]}]}})
+    pods = lambda: srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]
+    assert poll(lambda: sum(1 for p in pods() if p["status"].get("phase") == "Running") == 2, 30), \
+        [(p["metadata"]["name"], p["spec"].get("nodeName"), p["status"]) for p in pods()]
+    on = sorted(p["spec"]["nodeName"] for p in pods() if p["spec"].get("nodeName"))
+    assert on == sorted(a[0] for a in AGENTS), on
+    # the third has nowhere to go, and says why
+    left = [p for p in pods() if not p["spec"].get("nodeName")]
+    assert len(left) == 1
+    cond = [c for c in left[0]["status"].get("conditions", []) if c["type"] == "PodScheduled"]
+    assert cond and cond[0]["status"] == "False" and cond[0]["reason"] == "Unschedulable", left
+    assert cond[0]["message"] == ("0/2 nodes are available: 2 node(s) didn't match pod "
+                                  "anti-affinity rules."), cond
