@@ -267,10 +267,15 @@ static void fake_uid(const char *name, char out[37])
 		 (unsigned long long)(h * 31) & 0xffffffffffffull);
 }
 
-/* What a client sends to create a Pod: one container with requests. */
+/*
+ * What a client sends to create a Pod: one container with requests, for a
+ * scheduler that does not run (the API part measures the API server and its
+ * store, as kube-apiserver + etcd without kube-scheduler).
+ */
 static const char pod_fmt[] =
 	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
-	"\"labels\":{\"app\":\"bench\",\"tier\":\"load\"}},\"spec\":{\"containers\":"
+	"\"labels\":{\"app\":\"bench\",\"tier\":\"load\"}},\"spec\":{\"schedulerName\":"
+	"\"gantry-bench\",\"containers\":"
 	"[{\"name\":\"app\",\"image\":\"registry.example/bench/app:1.0\",\"resources\":"
 	"{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]}}";
 
@@ -284,7 +289,7 @@ static const char pod_stored_fmt[] =
 	"\"IfNotPresent\",\"terminationMessagePath\":\"/dev/termination-log\","
 	"\"terminationMessagePolicy\":\"File\"}],\"dnsPolicy\":\"ClusterFirst\","
 	"\"restartPolicy\":\"Always\",\"securityContext\":{},\"terminationGracePeriodSeconds\":30,"
-	"\"schedulerName\":\"default-scheduler\",\"enableServiceLinks\":true,"
+	"\"schedulerName\":\"gantry-bench\",\"enableServiceLinks\":true,"
 	"\"serviceAccountName\":\"default\",\"serviceAccount\":\"default\",\"priority\":0,"
 	"\"preemptionPolicy\":\"PreemptLowerPriority\"},\"status\":{\"phase\":\"Pending\","
 	"\"qosClass\":\"Burstable\"}}";

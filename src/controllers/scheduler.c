@@ -7,8 +7,9 @@
  * Unschedulable, the algorithm's message) and a FailedScheduling event
  * when that message changes.
  *
- * Passes run when pods, nodes or volumes change (events read until the
- * stream is quiet, then one pass), and every 5 s for pods left pending.
+ * Passes run when a pending pod appears or, while pods wait, when pods,
+ * nodes or volumes change (events read until the stream is quiet, then one
+ * pass), and every 5 s while pods wait.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -192,7 +193,7 @@ static void unschedulable(struct gt_api *api, const json_t *pod, const char *msg
 	gt_obj_unref(out);
 }
 
-int gt_scheduler_pass(struct gt_api *api)
+static int pass(struct gt_api *api, size_t *waiting)
 {
 	struct gt_objlist nodes = { 0 }, pods = { 0 }, pvcs = { 0 }, pvs = { 0 }, bound = { 0 };
 	struct gt_obj **queue = NULL;
@@ -201,6 +202,7 @@ int gt_scheduler_pass(struct gt_api *api)
 	size_t nq = 0;
 	int binds = 0;
 
+	*waiting = 0;
 	gt_objlist_load(api, "core/pods/", &pods);
 	for (size_t i = 0; i < pods.n; i++)
 		nq += pending(pods.items[i]->obj);
@@ -237,6 +239,7 @@ int gt_scheduler_pass(struct gt_api *api)
 		    gt_sched_pick(s, p, terms, &node, &why) < 0) {
 			json_decref(terms);
 			unschedulable(api, p, why.data);
+			(*waiting)++;
 			continue;
 		}
 		json_decref(terms);
@@ -244,6 +247,7 @@ int gt_scheduler_pass(struct gt_api *api)
 		if (gt_api_bind(api, gt_json_str(p, "metadata.namespace"),
 				gt_json_str(p, "metadata.name"), node, &out, &err) < 0) {
 			gt_debug("scheduler: binding %s to %s: %s", queue[i]->key, node, err.msg);
+			(*waiting)++; /* try again on the next pass */
 			continue;
 		}
 		/* the snapshot borrows the bound pod until the pass ends */
@@ -263,13 +267,27 @@ int gt_scheduler_pass(struct gt_api *api)
 	return binds;
 }
 
-static bool relevant(const struct gt_event *ev)
+int gt_scheduler_pass(struct gt_api *api)
 {
-	static const char *const prefixes[] = { "core/pods/", "core/nodes/",
-						"core/persistentvolumeclaims/",
-						"core/persistentvolumes/" };
+	size_t waiting;
 
-	for (size_t i = 0; i < GT_ARRAY_SIZE(prefixes); i++)
+	return pass(api, &waiting);
+}
+
+/*
+ * Whether an event can change what a pass would do: a new pending pod, or,
+ * while pods wait, anything that may free or add room for them (pods,
+ * nodes, claims, volumes).  Other writes cost the scheduler nothing.
+ */
+static bool relevant(const struct gt_event *ev, size_t waiting)
+{
+	static const char *const prefixes[] = { "core/nodes/", "core/persistentvolumeclaims/",
+						"core/persistentvolumes/", "core/pods/" };
+
+	if (!strncmp(ev->obj->key, "core/pods/", 10) && ev->type != GT_EVENT_DELETED &&
+	    pending(ev->obj->obj))
+		return true;
+	for (size_t i = 0; waiting && i < GT_ARRAY_SIZE(prefixes); i++)
 		if (!strncmp(ev->obj->key, prefixes[i], strlen(prefixes[i])))
 			return true;
 	return false;
@@ -281,6 +299,7 @@ static void *sched_main(void *arg)
 	struct gt_store *st = gt_api_store(sc->api);
 	struct gt_watch *w = NULL;
 	int64_t last = 0;
+	size_t waiting = 0;
 	bool dirty = true;
 
 	while (!atomic_load(&sc->stop)) {
@@ -294,7 +313,7 @@ static void *sched_main(void *arg)
 		/* read what is there; wait only when nothing needs a pass */
 		r = w ? gt_watch_next(w, &ev, dirty ? 0 : 200) : -ETIMEDOUT;
 		if (r == 0) {
-			dirty |= relevant(&ev);
+			dirty |= relevant(&ev, waiting);
 			gt_event_release(&ev);
 			continue;
 		}
@@ -305,10 +324,10 @@ static void *sched_main(void *arg)
 			if (r == -ECANCELED)
 				break;
 		}
-		if (dirty || gt_now_ms() - last > 5000) {
+		if (dirty || (waiting && gt_now_ms() - last > 5000)) {
 			dirty = false;
 			last = gt_now_ms();
-			gt_scheduler_pass(sc->api);
+			pass(sc->api, &waiting);
 		}
 	}
 	gt_watch_close(w);
