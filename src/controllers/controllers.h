@@ -37,6 +37,10 @@ struct gt_objlist {
 void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l);
 void gt_objlist_release(struct gt_objlist *l);
 
+/* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
+#define GT_PODGROUP_GROUP "scheduling.x-k8s.io"
+#define GT_PODGROUP_VERSION "v1alpha1"
+
 /* The scheduler (scheduler.c): binds pending pods to nodes. */
 struct gt_scheduler;
 int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_err *err);

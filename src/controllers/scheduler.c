@@ -193,14 +193,185 @@ static void unschedulable(struct gt_api *api, const json_t *pod, const char *msg
 	gt_obj_unref(out);
 }
 
+
+#define GANG_LABEL "scheduling.x-k8s.io/pod-group"
+
+/* What one pass works with. */
+struct pass_ctx {
+	struct gt_api *api;
+	struct gt_sched *s;
+	const struct gt_objlist *pods, *pvcs, *pvs, *groups;
+	struct gt_objlist bound;   /* bound pods the snapshot borrows */
+	struct gt_buf why;
+	size_t waiting;
+	int binds;
+};
+
+static const char *gang_of(const json_t *pod)
+{
+	return json_string_value(json_object_get(gt_json_path(pod, "metadata.labels"), GANG_LABEL));
+}
+
+/* Places one pod; returns its node (NULL with ctx->why set). */
+static const char *place(struct pass_ctx *c, const json_t *p)
+{
+	json_t *terms = NULL;
+	const char *node = NULL;
+	int r;
+
+	r = volume_terms(p, c->pvcs, c->pvs, &terms, &c->why);
+	if (r == 0)
+		r = gt_sched_pick(c->s, p, terms, &node, &c->why);
+	json_decref(terms);
+	return r == 0 ? node : NULL;
+}
+
+static bool bind(struct pass_ctx *c, struct gt_obj *pod, const char *node)
+{
+	struct gt_obj *out = NULL;
+	struct gt_err err;
+
+	gt_err_clear(&err);
+	if (gt_api_bind(c->api, gt_json_str(pod->obj, "metadata.namespace"),
+			gt_json_str(pod->obj, "metadata.name"), node, &out, &err) < 0) {
+		gt_debug("scheduler: binding %s to %s: %s", pod->key, node, err.msg);
+		c->waiting++; /* try again on the next pass */
+		return false;
+	}
+	gt_grow((void **)&c->bound.items, &c->bound.cap, c->bound.n + 1, sizeof(*c->bound.items));
+	c->bound.items[c->bound.n++] = out;
+	c->binds++;
+	return true;
+}
+
+static int set_group_status(json_t *obj, void *arg, struct gt_err *err)
+{
+	json_t *want = arg, *cur = json_object_get(obj, "status");
+
+	(void)err;
+	if (cur && gt_json_equal(json_object_get(cur, "phase"), json_object_get(want, "phase")) &&
+	    gt_json_equal(json_object_get(cur, "scheduled"), json_object_get(want, "scheduled")))
+		return -EALREADY;
+	if (!json_is_object(cur)) {
+		cur = json_object();
+		json_object_set_new(obj, "status", cur);
+	}
+	json_object_update(cur, want);
+	return 0;
+}
+
+static void group_status(struct pass_ctx *c, const json_t *pg, const char *phase, int64_t scheduled)
+{
+	const struct gt_resource *r = gt_registry_find(GT_PODGROUP_GROUP, GT_PODGROUP_VERSION,
+						       "podgroups");
+	json_t *want = json_pack("{s:s,s:I}", "phase", phase, "scheduled", (json_int_t)scheduled);
+	struct gt_obj *out = NULL;
+
+	if (r)
+		gt_api_modify(c->api, r, gt_json_str(pg, "metadata.namespace"),
+			      gt_json_str(pg, "metadata.name"), GT_PART_STATUS, set_group_status, want,
+			      NULL, &out, NULL);
+	gt_obj_unref(out);
+	gt_resource_unref(r);
+	json_decref(want);
+}
+
+/*
+ * A gang: the pending members of one PodGroup are placed together or not
+ * at all.  Enough of them to reach minMember (with those already bound)
+ * must fit at once; otherwise nothing is bound and every member says why.
+ */
+static void place_gang(struct pass_ctx *c, struct gt_obj **queue, size_t nq, size_t first,
+		       bool *done)
+{
+	const json_t *p0 = queue[first]->obj;
+	const char *ns = gt_json_str(p0, "metadata.namespace") ?: "", *gang = gang_of(p0);
+	const json_t *pg = find_named(c->groups, ns, gang);
+	struct gt_obj **m = NULL;
+	const char **on = NULL;
+	size_t nm = 0, cap = 0, placed = 0, bound = 0;
+	int64_t min = 1;
+	char msg[512] = "";
+
+	for (size_t j = first; j < nq; j++) {
+		const json_t *q = queue[j]->obj;
+
+		if (done[j] || strcmp(gt_json_str(q, "metadata.namespace") ?: "", ns) ||
+		    strcmp(gang_of(q) ?: "", gang))
+			continue;
+		done[j] = true;
+		gt_grow((void **)&m, &cap, nm + 1, sizeof(*m));
+		m[nm++] = queue[j];
+	}
+	on = xcalloc(nm, sizeof(*on));
+	for (size_t i = 0; i < c->pods->n; i++) {
+		const json_t *q = c->pods->items[i]->obj;
+		const char *ph = gt_json_str(q, "status.phase") ?: "";
+
+		bound += !strcmp(gt_json_str(q, "metadata.namespace") ?: "", ns) &&
+			 !strcmp(gang_of(q) ?: "", gang) && gt_json_str(q, "spec.nodeName") &&
+			 strcmp(ph, "Succeeded") && strcmp(ph, "Failed");
+	}
+	if (!pg) {
+		snprintf(msg, sizeof(msg), "pod group \"%s\" not found (PodGroup %s/%s)", gang, ns, gang);
+	} else {
+		gt_json_int(pg, "spec.minMember", &min);
+		if ((int64_t)(bound + nm) < min)
+			snprintf(msg, sizeof(msg), "pod group \"%s\" has %zu of its minMember %lld pods",
+				 gang, bound + nm, (long long)min);
+	}
+	if (!msg[0]) {
+		const char *first_why = NULL;
+		char whybuf[300] = "";
+
+		for (size_t i = 0; i < nm; i++) {
+			on[i] = place(c, m[i]->obj);
+			if (on[i]) {
+				gt_sched_assume(c->s, m[i]->obj, on[i]);
+				placed++;
+			} else if (!first_why) {
+				snprintf(whybuf, sizeof(whybuf), "%s", c->why.data);
+				first_why = whybuf;
+			}
+		}
+		if ((int64_t)(bound + placed) < min) {
+			for (size_t i = 0; i < nm; i++)
+				if (on[i])
+					gt_sched_forget(c->s, m[i]->obj, on[i]);
+			snprintf(msg, sizeof(msg), "pod group \"%s\": only %zu of %lld pods fit at once; "
+				 "none is bound. %s", gang, bound + placed, (long long)min,
+				 first_why ? first_why : "");
+		} else {
+			for (size_t i = 0; i < nm; i++) {
+				if (on[i] && bind(c, m[i], on[i]))
+					bound++;
+				else if (!on[i]) {
+					unschedulable(c->api, m[i]->obj, first_why ? first_why : "");
+					c->waiting++;
+				}
+			}
+			group_status(c, pg, "Scheduled", (int64_t)bound);
+		}
+	}
+	if (msg[0]) {
+		for (size_t i = 0; i < nm; i++)
+			unschedulable(c->api, m[i]->obj, msg);
+		c->waiting += nm;
+		if (pg)
+			group_status(c, pg, "Pending", (int64_t)bound);
+	}
+	free(on);
+	free(m);
+}
+
 static int pass(struct gt_api *api, size_t *waiting)
 {
-	struct gt_objlist nodes = { 0 }, pods = { 0 }, pvcs = { 0 }, pvs = { 0 }, bound = { 0 };
+	struct gt_objlist nodes = { 0 }, pods = { 0 }, pvcs = { 0 }, pvs = { 0 }, groups = { 0 };
+	struct pass_ctx c = { .api = api, .pods = &pods, .pvcs = &pvcs, .pvs = &pvs,
+			      .groups = &groups };
 	struct gt_obj **queue = NULL;
-	struct gt_buf why = GT_BUF_INIT;
-	struct gt_sched *s;
+	bool *done;
 	size_t nq = 0;
-	int binds = 0;
 
 	*waiting = 0;
 	gt_objlist_load(api, "core/pods/", &pods);
@@ -213,10 +384,23 @@ static int pass(struct gt_api *api, size_t *waiting)
 	gt_objlist_load(api, "core/nodes/", &nodes);
 	gt_objlist_load(api, "core/persistentvolumeclaims/", &pvcs);
 	gt_objlist_load(api, "core/persistentvolumes/", &pvs);
-	s = gt_sched_new(NULL);
+	{
+		const struct gt_resource *r = gt_registry_find(GT_PODGROUP_GROUP, GT_PODGROUP_VERSION,
+							       "podgroups");
+		char pre[300];
+
+		if (r) {
+			gt_resource_key_prefix(r, pre, sizeof(pre));
+			strncat(pre, "/", sizeof(pre) - strlen(pre) - 1);
+			gt_objlist_load(api, pre, &groups);
+			gt_resource_unref(r);
+		}
+	}
+	c.s = gt_sched_new(NULL);
 	for (size_t i = 0; i < nodes.n; i++)
-		gt_sched_add_node(s, nodes.items[i]->obj);
+		gt_sched_add_node(c.s, nodes.items[i]->obj);
 	queue = xcalloc(nq, sizeof(*queue));
+	done = xcalloc(nq, sizeof(*done));
 	nq = 0;
 	for (size_t i = 0; i < pods.n; i++) {
 		const json_t *p = pods.items[i]->obj;
@@ -224,47 +408,42 @@ static int pass(struct gt_api *api, size_t *waiting)
 		if (pending(p))
 			queue[nq++] = pods.items[i];
 		else if (!finished(p))
-			gt_sched_add_pod(s, p);
+			gt_sched_add_pod(c.s, p);
 	}
 	qsort(queue, nq, sizeof(*queue), by_priority);
-	gt_buf_init(&why);
+	gt_buf_init(&c.why);
 	for (size_t i = 0; i < nq; i++) {
-		const json_t *p = queue[i]->obj;
-		json_t *terms = NULL;
-		const char *node = NULL;
-		struct gt_obj *out = NULL;
-		struct gt_err err;
+		const char *node;
 
-		if (volume_terms(p, &pvcs, &pvs, &terms, &why) < 0 ||
-		    gt_sched_pick(s, p, terms, &node, &why) < 0) {
-			json_decref(terms);
-			unschedulable(api, p, why.data);
-			(*waiting)++;
+		if (done[i])
+			continue;
+		if (gang_of(queue[i]->obj)) {
+			place_gang(&c, queue, nq, i, done);
 			continue;
 		}
-		json_decref(terms);
-		gt_err_clear(&err);
-		if (gt_api_bind(api, gt_json_str(p, "metadata.namespace"),
-				gt_json_str(p, "metadata.name"), node, &out, &err) < 0) {
-			gt_debug("scheduler: binding %s to %s: %s", queue[i]->key, node, err.msg);
-			(*waiting)++; /* try again on the next pass */
+		done[i] = true;
+		node = place(&c, queue[i]->obj);
+		if (!node) {
+			unschedulable(api, queue[i]->obj, c.why.data);
+			c.waiting++;
 			continue;
 		}
-		/* the snapshot borrows the bound pod until the pass ends */
-		gt_sched_add_pod(s, out->obj);
-		gt_grow((void **)&bound.items, &bound.cap, bound.n + 1, sizeof(*bound.items));
-		bound.items[bound.n++] = out;
-		binds++;
+		/* the snapshot borrows the pending pod until the pass ends */
+		if (bind(&c, queue[i], node))
+			gt_sched_assume(c.s, queue[i]->obj, node);
 	}
-	gt_sched_free(s);
-	gt_buf_release(&why);
+	*waiting = c.waiting;
+	gt_sched_free(c.s);
+	gt_buf_release(&c.why);
 	free(queue);
-	gt_objlist_release(&bound);
+	free(done);
+	gt_objlist_release(&c.bound);
+	gt_objlist_release(&groups);
 	gt_objlist_release(&pvs);
 	gt_objlist_release(&pvcs);
 	gt_objlist_release(&nodes);
 	gt_objlist_release(&pods);
-	return binds;
+	return c.binds;
 }
 
 int gt_scheduler_pass(struct gt_api *api)
@@ -334,10 +513,43 @@ static void *sched_main(void *arg)
 	return NULL;
 }
 
+/* Serves PodGroup: creates its CRD unless one exists (a user's is kept). */
+static void ensure_podgroup_crd(struct gt_api *api)
+{
+	static const char crd[] =
+		"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+		"\"metadata\":{\"name\":\"podgroups.scheduling.x-k8s.io\"},\"spec\":{"
+		"\"group\":\"scheduling.x-k8s.io\",\"scope\":\"Namespaced\",\"names\":{"
+		"\"kind\":\"PodGroup\",\"listKind\":\"PodGroupList\",\"plural\":\"podgroups\","
+		"\"singular\":\"podgroup\",\"shortNames\":[\"pg\",\"pgs\"]},\"versions\":[{"
+		"\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,"
+		"\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":{"
+		"\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}},"
+		"\"additionalPrinterColumns\":["
+		"{\"name\":\"Phase\",\"type\":\"string\",\"jsonPath\":\".status.phase\"},"
+		"{\"name\":\"MinMember\",\"type\":\"integer\",\"jsonPath\":\".spec.minMember\"},"
+		"{\"name\":\"Scheduled\",\"type\":\"integer\",\"jsonPath\":\".status.scheduled\"},"
+		"{\"name\":\"Age\",\"type\":\"date\",\"jsonPath\":\".metadata.creationTimestamp\"}]}]}}";
+	const struct gt_resource *r = gt_registry_find("apiextensions.k8s.io", "v1",
+						       "customresourcedefinitions");
+	struct gt_obj *out = NULL;
+	struct gt_err err;
+	json_t *obj = json_loads(crd, 0, NULL);
+	int rc;
+
+	gt_err_clear(&err);
+	rc = obj && r ? gt_api_create(api, r, "", obj, NULL, &out, &err) : -EINVAL;
+	if (rc < 0 && rc != -EEXIST)
+		gt_warn("scheduler: cannot serve PodGroup (gangs): %s", err.msg);
+	gt_obj_unref(out);
+	gt_resource_unref(r);
+}
+
 int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_err *err)
 {
 	struct gt_scheduler *sc = xcalloc(1, sizeof(*sc));
 
+	ensure_podgroup_crd(api);
 	sc->api = api;
 	if (pthread_create(&sc->thr, NULL, sched_main, sc)) {
 		free(sc);

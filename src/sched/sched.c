@@ -158,26 +158,60 @@ void gt_sched_add_node(struct gt_sched *s, const json_t *node)
 	}
 }
 
-void gt_sched_add_pod(struct gt_sched *s, const json_t *pod)
+static struct node *find_node(struct gt_sched *s, const char *name)
 {
-	const char *on = gt_json_str(pod, "spec.nodeName"), *names[MAX_RES];
-	struct node *nd = NULL;
-	size_t n;
+	for (size_t i = 0; name && i < s->n; i++)
+		if (!strcmp(s->nodes[i].name, name))
+			return &s->nodes[i];
+	return NULL;
+}
 
-	for (size_t i = 0; on && i < s->n && !nd; i++)
-		if (!strcmp(s->nodes[i].name, on))
-			nd = &s->nodes[i];
-	if (!nd)
-		return;
-	n = pod_resources(pod, names);
+/* Adds (sign 1) or removes (-1) pod's requests and presence on nd. */
+static void account(struct node *nd, const json_t *pod, int sign)
+{
+	const char *names[MAX_RES];
+	size_t n = pod_resources(pod, names);
+
 	for (size_t i = 0; i < n; i++) {
 		struct res *r = node_res(nd, names[i]);
 
 		if (r)
-			r->used += i == 0 ? 1 : gt_sched_pod_request(pod, names[i]);
+			r->used += sign * (i == 0 ? 1 : gt_sched_pod_request(pod, names[i]));
 	}
-	gt_grow((void **)&nd->pods, &nd->cappods, nd->npods + 1, sizeof(*nd->pods));
-	nd->pods[nd->npods++] = pod;
+	if (sign > 0) {
+		gt_grow((void **)&nd->pods, &nd->cappods, nd->npods + 1, sizeof(*nd->pods));
+		nd->pods[nd->npods++] = pod;
+		return;
+	}
+	for (size_t i = nd->npods; i-- > 0;)
+		if (nd->pods[i] == pod) {
+			nd->pods[i] = nd->pods[--nd->npods];
+			break;
+		}
+}
+
+void gt_sched_add_pod(struct gt_sched *s, const json_t *pod)
+{
+	struct node *nd = find_node(s, gt_json_str(pod, "spec.nodeName"));
+
+	if (nd)
+		account(nd, pod, 1);
+}
+
+void gt_sched_assume(struct gt_sched *s, const json_t *pod, const char *node)
+{
+	struct node *nd = find_node(s, node);
+
+	if (nd)
+		account(nd, pod, 1);
+}
+
+void gt_sched_forget(struct gt_sched *s, const json_t *pod, const char *node)
+{
+	struct node *nd = find_node(s, node);
+
+	if (nd)
+		account(nd, pod, -1);
 }
 
 /* ---- node selector terms ---- */

@@ -56,6 +56,13 @@ void gt_sched_add_node(struct gt_sched *s, const json_t *node);
 void gt_sched_add_pod(struct gt_sched *s, const json_t *pod);
 
 /*
+ * Accounts pod (not bound yet) on node, or takes such an assumption back:
+ * how a gang is tried all together before anything is bound.
+ */
+void gt_sched_assume(struct gt_sched *s, const json_t *pod, const char *node);
+void gt_sched_forget(struct gt_sched *s, const json_t *pod, const char *node);
+
+/*
  * Picks a node for pod.  volume_terms: the required nodeSelectorTerms
  * arrays of the PersistentVolumes its claims are bound to (a JSON array of
  * arrays; NULL for none).  Returns 0 with the node's name in node (valid

@@ -150,3 +150,49 @@ def test_scheduled_pod_runs_and_waits_for_label(asrv):
     srv.kubectl("1.33", "label", "nodes", srv.node, "gantry-test=yes")
     wait_pod(srv, ns, "waits", lambda p: p.get("status", {}).get("phase") == "Succeeded", 30,
              "Succeeded")
+
+
+def test_gang_all_or_nothing(gsrv):
+    """A PodGroup of 3 pods needing 2 GPUs each on nodes of 2 GPUs: with two
+    nodes nothing is bound (no partial gang holds GPUs), with a third all
+    three are; PodGroup is served (CRD installed by the server) and its
+    status follows."""
+    srv = gsrv
+    ns = srv.make_ns(_ns_name("sched-gang"))
+
+    def add_node(name):
+        n = node_obj(name, gpus=2, labels={"pool": "gang"})
+        n["status"]["allocatable"]["nvidia.com/gpu"] = "2"
+        assert srv.request("POST", "/api/v1/nodes", n).status == 201
+        body = srv.get("/api/v1/nodes/" + name)
+        body["status"] = n["status"]
+        assert srv.request("PUT", "/api/v1/nodes/%s/status" % name, body).status == 200
+
+    add_node("h1")
+    add_node("h2")
+    r = srv.request("POST", "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups" % ns,
+                    {"apiVersion": "scheduling.x-k8s.io/v1alpha1", "kind": "PodGroup",
+                     "metadata": {"name": "train"},
+                     "spec": {"minMember": 3, "scheduleTimeoutSeconds": 60}})
+    assert r.status == 201, r
+    for i in range(3):
+        body = gpu_pod("w%d" % i, 2, nodeSelector={"pool": "gang"})
+        body["metadata"]["labels"] = {"scheduling.x-k8s.io/pod-group": "train"}
+        srv.create("/api/v1/namespaces/%s/pods" % ns, body)
+    msg = unsched_message(srv, ns, "w0")
+    assert msg and msg.startswith('pod group "train": only 2 of 3 pods fit at once; none is '
+                                  'bound.'), msg
+    time.sleep(1)
+    pods = srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]
+    assert not any(p["spec"].get("nodeName") for p in pods), \
+        [(p["metadata"]["name"], p["spec"].get("nodeName")) for p in pods]
+    pg = srv.get("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups/train" % ns)
+    assert pg["status"]["phase"] == "Pending", pg
+    # room for the whole gang: all of it is bound, on three different nodes
+    add_node("h3")
+    nodes = sorted(bound_to(srv, ns, "w%d" % i) or "-" for i in range(3))
+    assert nodes == ["h1", "h2", "h3"], nodes
+    pg = srv.get("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups/train" % ns)
+    assert pg["status"] == {"phase": "Scheduled", "scheduled": 3}, pg
+    p = srv.kubectl("1.33", "get", "pg", "-n", ns)
+    assert "train" in p.stdout and "Scheduled" in p.stdout and "MINMEMBER" in p.stdout, p.stdout

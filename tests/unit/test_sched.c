@@ -235,6 +235,27 @@ TEST(too_many_pods)
 	drop_fixtures();
 }
 
+/* A gang is tried with assumptions that can be taken back. */
+TEST(assume_and_forget)
+{
+	struct gt_sched *s = gt_sched_new(NULL);
+	struct gt_buf why = GT_BUF_INIT;
+	json_t *big = pod("big", NULL, "1", 4, "");
+
+	gt_buf_init(&why);
+	gt_sched_add_node(s, node("g1", "16", "64Gi", 4, "", "", true));
+	gt_sched_assume(s, big, "g1");
+	CHECK(pick(s, pod("one", NULL, "1", 1, ""), NULL, &why) == NULL);
+	CHECK_STR(why.data, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.");
+	gt_sched_forget(s, big, "g1");
+	CHECK_STR(pick(s, pod("one", NULL, "1", 1, ""), NULL, &why), "g1");
+	gt_sched_assume(s, big, "nope"); /* unknown node: ignored */
+	CHECK_STR(pick(s, pod("two", NULL, "1", 4, ""), NULL, &why), "g1");
+	gt_sched_free(s);
+	gt_buf_release(&why);
+	drop_fixtures();
+}
+
 int main(void)
 {
 	RUN(requests);
@@ -244,5 +265,6 @@ int main(void)
 	RUN(node_affinity_and_selector);
 	RUN(anti_affinity_hostname);
 	RUN(too_many_pods);
+	RUN(assume_and_forget);
 	return t_done();
 }
