@@ -166,13 +166,87 @@ static int alloc_cluster_ip(struct gt_api *api, char out[16])
 	return r;
 }
 
+struct global_default {
+	const json_t *cls;
+};
+
+static int find_global_default(struct gt_obj *o, void *arg)
+{
+	struct global_default *g = arg;
+
+	if (gt_json_bool(o->obj, "globalDefault", false)) {
+		g->cls = json_incref(o->obj);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The Priority admission plugin: spec.priority (and preemptionPolicy) from
+ * the pod's PriorityClass, the global default class, or 0; the built-in
+ * system-node-critical and system-cluster-critical classes need no object.
+ */
+static int admit_priority(struct gt_api *api, json_t *pod, struct gt_err *err)
+{
+	const char *cls = gt_json_str(pod, "spec.priorityClassName");
+	const char *name = gt_json_str(pod, "metadata.name") ?: "";
+	struct gt_obj *pc = NULL;
+	json_t *obj = NULL;
+	int64_t value = 0, given;
+	bool has_given = gt_json_int(pod, "spec.priority", &given) == 0;
+
+	if (!json_is_object(json_object_get(pod, "spec")))
+		return 0; /* validation says what is wrong */
+	if (cls && !strcmp(cls, "system-node-critical")) {
+		value = 2000001000;
+	} else if (cls && !strcmp(cls, "system-cluster-critical")) {
+		value = 2000000000;
+	} else if (cls && *cls) {
+		if (gt_api_get(api, gt_registry_find("scheduling.k8s.io", "v1", "priorityclasses"), "",
+			       cls, &pc, NULL) < 0)
+			return gt_err_set(err, -EACCES, "pods \"%s\" is forbidden: no PriorityClass with "
+					  "name %s was found", name, cls);
+		obj = json_incref(pc->obj);
+		gt_obj_unref(pc);
+	} else {
+		struct global_default g = { NULL };
+
+		gt_store_list(api->store, "scheduling.k8s.io/priorityclasses/", NULL,
+			      find_global_default, &g, NULL);
+		obj = (json_t *)g.cls;
+		if (obj)
+			gt_json_set_str(pod, "spec.priorityClassName",
+					gt_json_str(obj, "metadata.name") ?: "");
+	}
+	if (obj) {
+		const char *pp = gt_json_str(obj, "preemptionPolicy");
+
+		gt_json_int(obj, "value", &value);
+		if (pp && !gt_json_path(pod, "spec.preemptionPolicy"))
+			gt_json_set_str(pod, "spec.preemptionPolicy", pp);
+		json_decref(obj);
+	}
+	if (has_given && given != value)
+		return gt_err_set(err, -EACCES, "pods \"%s\" is forbidden: the integer value of "
+				  "priority (%lld) must not be provided in pod spec; priority admission "
+				  "controller computed %lld from the given PriorityClass name", name,
+				  (long long)given, (long long)value);
+	gt_json_set(pod, "spec.priority", json_integer(value));
+	return 0;
+}
+
 /* Kind-specific preparation of a new object (server-set fields). */
 static int prepare_create(struct gt_api *api, const struct gt_resource *r, json_t *obj,
 			  struct gt_err *err)
 {
 	if (is(r, "", "Pod")) {
 		json_t *st = json_object();
+		int rc = admit_priority(api, obj, err);
 
+		if (rc < 0) {
+			json_decref(st);
+			return rc;
+		}
 		json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(obj, "status", st);
 	} else if (is(r, "", "Service")) {

@@ -196,3 +196,47 @@ def test_gang_all_or_nothing(gsrv):
     assert pg["status"] == {"phase": "Scheduled", "scheduled": 3}, pg
     p = srv.kubectl("1.33", "get", "pg", "-n", ns)
     assert "train" in p.stdout and "Scheduled" in p.stdout and "MINMEMBER" in p.stdout, p.stdout
+
+
+def test_priority_classes(gsrv):
+    """Pods get spec.priority from their PriorityClass (or the global
+    default); an unknown class is refused; the scheduler takes the higher
+    priority first when both cannot fit."""
+    srv = gsrv
+    ns = srv.make_ns(_ns_name("sched-prio"))
+    for name, value, default in (("high", 1000, False), ("low-default", 10, True)):
+        r = srv.request("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", {
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "globalDefault": default})
+        assert r.status == 201, r
+    try:
+        p = srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("dflt", 0, nodeName="g1"))
+        assert p["spec"]["priority"] == 10 and p["spec"]["priorityClassName"] == "low-default", p
+        p = srv.create("/api/v1/namespaces/%s/pods" % ns,
+                       gpu_pod("hi", 0, nodeName="g1", priorityClassName="high"))
+        assert p["spec"]["priority"] == 1000, p
+        p = srv.create("/api/v1/namespaces/%s/pods" % ns,
+                       gpu_pod("sys", 0, nodeName="g1", priorityClassName="system-node-critical"))
+        assert p["spec"]["priority"] == 2000001000, p
+        r = srv.request("POST", "/api/v1/namespaces/%s/pods" % ns,
+                        gpu_pod("bad", 0, priorityClassName="nope"))
+        assert r.status == 403 and "no PriorityClass with name nope was found" in \
+            r.json()["message"], r
+        r = srv.request("POST", "/api/v1/namespaces/%s/pods" % ns,
+                        gpu_pod("forged", 0, priorityClassName="high", priority=5))
+        assert r.status == 403 and "must not be provided" in r.json()["message"], r
+        assert srv.request("GET", "/api/v1/namespaces/%s/pods/bad" % ns).status == 404
+        # one GPU left in the cluster: take it, queue a low and a high pod,
+        # free it: the high one gets it although it came later
+        srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("lo1", 1))
+        assert bound_to(srv, ns, "lo1")
+        srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("lo2", 1))
+        srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("hi2", 1, priorityClassName="high"))
+        assert unsched_message(srv, ns, "lo2") and unsched_message(srv, ns, "hi2")
+        srv.request("DELETE", "/api/v1/namespaces/%s/pods/lo1" % ns, {"gracePeriodSeconds": 0})
+        assert bound_to(srv, ns, "hi2")
+        time.sleep(1)
+        assert not srv.get("/api/v1/namespaces/%s/pods/lo2" % ns)["spec"].get("nodeName")
+    finally:
+        for name in ("high", "low-default"):
+            srv.request("DELETE", "/apis/scheduling.k8s.io/v1/priorityclasses/" + name)
