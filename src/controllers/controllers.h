@@ -6,6 +6,9 @@
 #ifndef GT_CONTROLLERS_CONTROLLERS_H
 #define GT_CONTROLLERS_CONTROLLERS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "apiserver/ops.h"
 
 struct gt_controllers;
@@ -36,6 +39,30 @@ struct gt_objlist {
 /* Appends every object under prefix ("core/pods/") to l. */
 void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l);
 void gt_objlist_release(struct gt_objlist *l);
+
+/*
+ * A controller loop (loop.c): its thread reads the store's events, runs
+ * pass() once the relevant ones (relevant(), told whether the last pass
+ * asked for a retry) are drained, and again every retry_ms while pass()
+ * returns > 0 ("something is still waiting").
+ */
+struct gt_loop {
+	struct gt_api *api;
+	bool (*relevant)(const struct gt_event *ev, bool waiting, void *ctx);
+	int (*pass)(struct gt_api *api, void *ctx);
+	void *ctx;
+	int retry_ms;
+	pthread_t thr;
+	_Atomic bool stop;
+	bool started;
+};
+
+int gt_loop_start(struct gt_loop *l, struct gt_err *err);
+void gt_loop_stop(struct gt_loop *l);
+
+/* ReplicaSets (replicaset.c): keep spec.replicas pods of the template. */
+bool gt_rs_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_rs_pass(struct gt_api *api, void *ctx);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"

@@ -51,9 +51,11 @@ static int set_bound(json_t *obj, void *ctx, struct gt_err *err)
 	json_t *pvc = ctx;
 
 	(void)err;
-	gt_json_set(obj, "status", json_pack("{s:s,s:O*,s:O*}", "phase", "Bound", "accessModes",
-					     gt_json_path(pvc, "spec.accessModes"), "capacity",
-					     gt_json_path(pvc, "spec.resources.requests")));
+	/* copies: pvc is a stored (immutable) object */
+	gt_json_set(obj, "status", json_pack("{s:s,s:o*,s:o*}", "phase", "Bound", "accessModes",
+					     json_deep_copy(gt_json_path(pvc, "spec.accessModes")),
+					     "capacity",
+					     json_deep_copy(gt_json_path(pvc, "spec.resources.requests"))));
 	return 0;
 }
 
@@ -80,12 +82,13 @@ static int provision(struct gt_api *api, const struct gt_controllers_config *cfg
 
 	snprintf(pvname, sizeof(pvname), "pvc-%s", uid);
 	snprintf(path, sizeof(path), "%s/%s", cfg->pv_root, pvname);
-	pv = json_pack("{s:{s:s,s:{s:s}},s:{s:O*,s:O*,s:s,s:s,s:{s:s,s:s},"
+	pv = json_pack("{s:{s:s,s:{s:s}},s:{s:o*,s:o*,s:s,s:s,s:{s:s,s:s},"
 		       "s:{s:s,s:s,s:s,s:s},s:{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}}}",
 		       "metadata", "name", pvname, "annotations", "pv.kubernetes.io/provisioned-by",
 		       "gantry.dev/local-path",
-		       "spec", "capacity", gt_json_path(pvc, "spec.resources.requests"), "accessModes",
-		       gt_json_path(pvc, "spec.accessModes"), "persistentVolumeReclaimPolicy", "Delete",
+		       "spec", "capacity", json_deep_copy(gt_json_path(pvc, "spec.resources.requests")),
+		       "accessModes", json_deep_copy(gt_json_path(pvc, "spec.accessModes")),
+		       "persistentVolumeReclaimPolicy", "Delete",
 		       "storageClassName", gt_json_str(pvc, "spec.storageClassName") ?: "local-path",
 		       "hostPath", "path", path, "type", "DirectoryOrCreate",
 		       "claimRef", "kind", "PersistentVolumeClaim", "namespace", ns, "name", name, "uid", uid,

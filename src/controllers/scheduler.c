@@ -22,9 +22,7 @@
 #include "sched/sched.h"
 
 struct gt_scheduler {
-	struct gt_api *api;
-	pthread_t thr;
-	_Atomic bool stop;
+	struct gt_loop loop;
 };
 
 static bool finished(const json_t *pod)
@@ -458,11 +456,12 @@ int gt_scheduler_pass(struct gt_api *api)
  * while pods wait, anything that may free or add room for them (pods,
  * nodes, claims, volumes).  Other writes cost the scheduler nothing.
  */
-static bool relevant(const struct gt_event *ev, size_t waiting)
+static bool relevant(const struct gt_event *ev, bool waiting, void *ctx)
 {
 	static const char *const prefixes[] = { "core/nodes/", "core/persistentvolumeclaims/",
 						"core/persistentvolumes/", "core/pods/" };
 
+	(void)ctx;
 	if (!strncmp(ev->obj->key, "core/pods/", 10) && ev->type != GT_EVENT_DELETED &&
 	    pending(ev->obj->obj))
 		return true;
@@ -472,45 +471,13 @@ static bool relevant(const struct gt_event *ev, size_t waiting)
 	return false;
 }
 
-static void *sched_main(void *arg)
+static int loop_pass(struct gt_api *api, void *ctx)
 {
-	struct gt_scheduler *sc = arg;
-	struct gt_store *st = gt_api_store(sc->api);
-	struct gt_watch *w = NULL;
-	int64_t last = 0;
-	size_t waiting = 0;
-	bool dirty = true;
+	size_t waiting;
 
-	while (!atomic_load(&sc->stop)) {
-		struct gt_event ev;
-		int r;
-
-		if (!w && gt_store_watch(st, "", gt_store_rev(st), &w, NULL) < 0) {
-			w = NULL;
-			dirty = true;
-		}
-		/* read what is there; wait only when nothing needs a pass */
-		r = w ? gt_watch_next(w, &ev, dirty ? 0 : 200) : -ETIMEDOUT;
-		if (r == 0) {
-			dirty |= relevant(&ev, waiting);
-			gt_event_release(&ev);
-			continue;
-		}
-		if (r == -ENODATA || r == -ECANCELED) {
-			gt_watch_close(w);
-			w = NULL;
-			dirty = true;
-			if (r == -ECANCELED)
-				break;
-		}
-		if (dirty || (waiting && gt_now_ms() - last > 5000)) {
-			dirty = false;
-			last = gt_now_ms();
-			pass(sc->api, &waiting);
-		}
-	}
-	gt_watch_close(w);
-	return NULL;
+	(void)ctx;
+	pass(api, &waiting);
+	return waiting > 0;
 }
 
 /* Serves PodGroup: creates its CRD unless one exists (a user's is kept). */
@@ -550,10 +517,11 @@ int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_
 	struct gt_scheduler *sc = xcalloc(1, sizeof(*sc));
 
 	ensure_podgroup_crd(api);
-	sc->api = api;
-	if (pthread_create(&sc->thr, NULL, sched_main, sc)) {
+	sc->loop = (struct gt_loop){ .api = api, .relevant = relevant, .pass = loop_pass,
+				     .retry_ms = 5000 };
+	if (gt_loop_start(&sc->loop, err) < 0) {
 		free(sc);
-		return gt_err_set(err, -EAGAIN, "cannot start the scheduler thread");
+		return -EAGAIN;
 	}
 	*out = sc;
 	return 0;
@@ -563,7 +531,6 @@ void gt_scheduler_stop(struct gt_scheduler *sc)
 {
 	if (!sc)
 		return;
-	atomic_store(&sc->stop, true);
-	pthread_join(sc->thr, NULL);
+	gt_loop_stop(&sc->loop);
 	free(sc);
 }

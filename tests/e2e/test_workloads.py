@@ -1,0 +1,78 @@
+"""Workload controllers (issue 4): a ReplicaSet keeps its pods, through the
+scheduler and the embedded agent (real containers)."""
+import pytest
+
+from conftest import _ns_name, agent_server, agent_teardown, poll
+
+K = "1.33"
+
+
+@pytest.fixture(scope="module")
+def srv(new_server):
+    s = agent_server(new_server, "agent-work")
+    yield s
+    agent_teardown(s)
+
+
+def rs_body(name, replicas):
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                      "name": "c", "image": "host",
+                                      "command": ["sleep", "3600"]}]}}}}
+
+
+def active_pods(srv, ns, app):
+    items = srv.get("/api/v1/namespaces/%s/pods?labelSelector=app%%3D%s" % (ns, app))["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def test_replicaset_keeps_its_pods(srv):
+    ns = srv.make_ns(_ns_name("work-rs"))
+    rs = srv.create("/apis/apps/v1/namespaces/%s/replicasets" % ns, rs_body("web", 2))
+
+    def running(n):
+        pods = active_pods(srv, ns, "web")
+        return len(pods) == n and all(p["status"].get("phase") == "Running" for p in pods)
+    assert poll(lambda: running(2), 30), active_pods(srv, ns, "web")
+    pods = active_pods(srv, ns, "web")
+    for p in pods:
+        ref = p["metadata"]["ownerReferences"][0]
+        assert ref["kind"] == "ReplicaSet" and ref["uid"] == rs["metadata"]["uid"] and \
+            ref["controller"] is True, p["metadata"]
+        assert p["metadata"]["name"].startswith("web-") and p["spec"]["nodeName"] == srv.node
+    assert poll(lambda: srv.get("/apis/apps/v1/namespaces/%s/replicasets/web" % ns)["status"]
+                .get("readyReplicas") == 2, 15)
+    # a pod deleted is replaced
+    gone = pods[0]["metadata"]["name"]
+    srv.kubectl(K, "delete", "pod", gone, "-n", ns, "--wait=false")
+    assert poll(lambda: running(2) and gone not in
+                [p["metadata"]["name"] for p in active_pods(srv, ns, "web")], 30), \
+        active_pods(srv, ns, "web")
+    # scaled down, then deleted: the pods follow
+    srv.kubectl(K, "scale", "rs", "web", "-n", ns, "--replicas=1")
+    assert poll(lambda: len(active_pods(srv, ns, "web")) == 1, 15)
+    st = srv.get("/apis/apps/v1/namespaces/%s/replicasets/web" % ns)["status"]
+    assert poll(lambda: srv.get("/apis/apps/v1/namespaces/%s/replicasets/web" % ns)["status"]
+                .get("replicas") == 1, 15), st
+    srv.kubectl(K, "delete", "rs", "web", "-n", ns)
+    assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % ns)["items"], 30), \
+        srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]
+
+
+def test_replicaset_adopts_orphans(srv):
+    ns = srv.make_ns(_ns_name("work-adopt"))
+    srv.create("/api/v1/namespaces/%s/pods" % ns, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "labels": {"app": "db"}},
+        "spec": {"terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "c", "image": "host", "command": ["sleep", "3600"]}]}})
+    rs = srv.create("/apis/apps/v1/namespaces/%s/replicasets" % ns, rs_body("db", 1))
+    assert poll(lambda: srv.get("/api/v1/namespaces/%s/pods/stray" % ns)["metadata"]
+                .get("ownerReferences", [{}])[0].get("uid") == rs["metadata"]["uid"], 15)
+    # the adopted pod counts: no second pod
+    assert poll(lambda: srv.get("/apis/apps/v1/namespaces/%s/replicasets/db" % ns)["status"]
+                .get("replicas") == 1, 15)
+    assert [p["metadata"]["name"] for p in active_pods(srv, ns, "db")] == ["stray"]
+    srv.kubectl(K, "delete", "rs", "db", "-n", ns)
+    assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % ns)["items"], 30)
