@@ -64,6 +64,10 @@ void gt_loop_stop(struct gt_loop *l);
 bool gt_rs_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_rs_pass(struct gt_api *api, void *ctx);
 
+/* Deployments (deployment.c): ReplicaSets per template, rolled as the strategy says. */
+bool gt_deploy_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_deploy_pass(struct gt_api *api, void *ctx);
+
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"
 #define GT_PODGROUP_VERSION "v1alpha1"

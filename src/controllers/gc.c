@@ -313,7 +313,7 @@ struct gt_controllers {
 	char *pv_root, *node;
 	pthread_t gc;
 	struct gt_scheduler *sched;
-	struct gt_loop rs;
+	struct gt_loop rs, deploy;
 	_Atomic bool stop;
 };
 
@@ -395,7 +395,11 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 	}
 	c->rs = (struct gt_loop){ .api = api, .relevant = gt_rs_relevant, .pass = gt_rs_pass,
 				  .retry_ms = 2000 };
-	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0) {
+	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
+				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	    gt_loop_start(&c->deploy, err) < 0) {
+		gt_loop_stop(&c->rs);
 		gt_scheduler_stop(c->sched);
 		free(c->pv_root);
 		free(c->node);
@@ -403,6 +407,7 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 		return -EAGAIN;
 	}
 	if (pthread_create(&c->gc, NULL, gc_main, c)) {
+		gt_loop_stop(&c->deploy);
 		gt_loop_stop(&c->rs);
 		gt_scheduler_stop(c->sched);
 		free(c->pv_root);
@@ -420,6 +425,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 		return;
 	atomic_store(&c->stop, true);
 	pthread_join(c->gc, NULL);
+	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->rs);
 	gt_scheduler_stop(c->sched);
 	free(c->pv_root);

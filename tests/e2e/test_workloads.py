@@ -76,3 +76,67 @@ def test_replicaset_adopts_orphans(srv):
     assert [p["metadata"]["name"] for p in active_pods(srv, ns, "db")] == ["stray"]
     srv.kubectl(K, "delete", "rs", "db", "-n", ns)
     assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % ns)["items"], 30)
+
+
+def test_deployment_rollout_and_undo(srv):
+    """`kubectl rollout status` follows a rolling update, `rollout undo`
+    (kubectl 1.20, which copies the old ReplicaSet's template back) returns
+    to the first ReplicaSet, and `rollout restart` makes a new one."""
+    ns = srv.make_ns(_ns_name("work-deploy"))
+    manifest = srv.write_manifest("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 2
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: host, command: [sleep, "3600"], env: [{name: V, value: "1"}]}]
+""")
+    srv.kubectl(K, "apply", "-n", ns, "-f", manifest)
+    p = srv.kubectl(K, "rollout", "status", "deploy/api", "-n", ns, "--timeout=60s", timeout=90)
+    assert 'deployment "api" successfully rolled out' in p.stdout, p
+
+    def rss():
+        return {r["metadata"]["name"]: r for r in
+                srv.get("/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"]}
+    first = list(rss())
+    assert len(first) == 1 and first[0].startswith("api-"), first
+    first = first[0]
+
+    def env_values():
+        return sorted(p["spec"]["containers"][0]["env"][0]["value"]
+                      for p in active_pods(srv, ns, "api"))
+    srv.kubectl(K, "set", "env", "deploy/api", "-n", ns, "V=2")
+    p = srv.kubectl(K, "rollout", "status", "deploy/api", "-n", ns, "--timeout=60s", timeout=90)
+    assert "successfully rolled out" in p.stdout, p
+    assert poll(lambda: env_values() == ["2", "2"], 30), env_values()
+    now = rss()
+    assert len(now) == 2 and now[first]["spec"]["replicas"] == 0, now
+    dep = srv.get("/apis/apps/v1/namespaces/%s/deployments/api" % ns)
+    assert dep["status"]["updatedReplicas"] == 2 and dep["status"]["availableReplicas"] == 2, dep
+    assert dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2", dep
+    assert any(c["type"] == "Available" and c["status"] == "True"
+               for c in dep["status"]["conditions"]), dep["status"]
+
+    srv.kubectl("1.20", "rollout", "undo", "deploy/api", "-n", ns)
+    p = srv.kubectl(K, "rollout", "status", "deploy/api", "-n", ns, "--timeout=60s", timeout=90)
+    assert "successfully rolled out" in p.stdout, p
+    assert poll(lambda: env_values() == ["1", "1"], 30), env_values()
+    now = rss()
+    assert now[first]["spec"]["replicas"] == 2, now  # the first ReplicaSet again
+    assert now[first]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    p = srv.kubectl(K, "rollout", "history", "deploy/api", "-n", ns)
+    assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == ["2", "3"], p.stdout
+
+    srv.kubectl(K, "rollout", "restart", "deploy/api", "-n", ns)
+    p = srv.kubectl(K, "rollout", "status", "deploy/api", "-n", ns, "--timeout=60s", timeout=90)
+    assert "successfully rolled out" in p.stdout, p
+    assert len(rss()) == 3
+    srv.kubectl(K, "delete", "deploy", "api", "-n", ns)
+    assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % ns)["items"] and
+                not rss(), 40)
