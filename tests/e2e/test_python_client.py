@@ -104,8 +104,16 @@ def test_deployment_crud_and_scale(server, api, ns):
     d2 = apps.read_namespaced_deployment("pyd", ns)
     assert d2.spec.replicas == 4 and d2.metadata.generation == 2
 
-    d2.spec.template.spec.containers[0].image = "nginx:2"
-    d3 = apps.replace_namespaced_deployment("pyd", ns, d2)
+    # the deployment controller writes too (revision annotation, status):
+    # a replace retries on 409 Conflict, as real clients do
+    for _ in range(10):
+        d2.spec.template.spec.containers[0].image = "nginx:2"
+        try:
+            d3 = apps.replace_namespaced_deployment("pyd", ns, d2)
+            break
+        except client.exceptions.ApiException as e:
+            assert e.status == 409, e
+            d2 = apps.read_namespaced_deployment("pyd", ns)
     assert d3.spec.template.spec.containers[0].image == "nginx:2"
     assert d3.metadata.generation == 3
     st = apps.read_namespaced_deployment_status("pyd", ns)
