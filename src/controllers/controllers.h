@@ -60,6 +60,9 @@ struct gt_loop {
 int gt_loop_start(struct gt_loop *l, struct gt_err *err);
 void gt_loop_stop(struct gt_loop *l);
 
+/* The garbage collector's events (gc.c; its pass is gt_gc_pass). */
+bool gt_gc_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+
 /* ReplicaSets (replicaset.c): keep spec.replicas pods of the template. */
 bool gt_rs_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_rs_pass(struct gt_api *api, void *ctx);

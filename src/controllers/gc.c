@@ -12,8 +12,6 @@
  *  - deletes every custom resource of a CRD being deleted, then the CRD.
  * The loop runs a pass whenever the store changed (checked every 200 ms).
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -307,19 +305,15 @@ int gt_gc_pass(struct gt_api *api)
 	return writes;
 }
 
-struct gt_controllers {
-	struct gt_api *api;
-	struct gt_controllers_config cfg;
-	char *pv_root, *node;
-	pthread_t gc;
-	struct gt_scheduler *sched;
-	struct gt_loop rs, deploy;
-	_Atomic bool stop;
-};
-
-/* Whether an event can give the collector or a finalizer something to do. */
-static bool relevant(const struct gt_event *ev)
+/*
+ * Whether an event can give the collector or a finalizer something to do
+ * (a deletion, an object with owners or being deleted, a claim, a finished
+ * pod with volumes); plain creates of ownerless objects cost nothing.
+ */
+bool gt_gc_relevant(const struct gt_event *ev, bool waiting, void *ctx)
 {
+	(void)waiting;
+	(void)ctx;
 	if (ev->type == GT_EVENT_DELETED || !strncmp(ev->obj->key, "core/persistentvolumeclaims/", 28))
 		return true;
 	/* a finished pod may release a protected claim */
@@ -332,103 +326,4 @@ static bool relevant(const struct gt_event *ev)
 	}
 	return gt_json_path(ev->obj->obj, "metadata.ownerReferences") ||
 	       gt_json_path(ev->obj->obj, "metadata.deletionTimestamp");
-}
-
-static void *gc_main(void *arg)
-{
-	struct gt_controllers *c = arg;
-	struct gt_store *st = gt_api_store(c->api);
-	struct gt_watch *w = NULL;
-	int64_t last_pass = 0;
-	bool dirty = true;
-
-	/* Passes run when an event could matter (a deletion, an object with
-	 * owners or being deleted), and every 10 s as a safety net; plain
-	 * creates of ownerless objects cost nothing here. */
-	while (!atomic_load(&c->stop)) {
-		struct gt_event ev;
-		int r;
-
-		if (!w && gt_store_watch(st, "", gt_store_rev(st), &w, NULL) < 0) {
-			w = NULL;
-			dirty = true;
-		}
-		r = w ? gt_watch_next(w, &ev, 200) : -ETIMEDOUT;
-		if (r == 0) {
-			if (relevant(&ev))
-				dirty = true;
-			gt_event_release(&ev);
-			continue;
-		}
-		if (r == -ENODATA || r == -ECANCELED) {
-			gt_watch_close(w);
-			w = NULL;
-			dirty = true;
-			if (r == -ECANCELED)
-				break;
-		}
-		if (dirty || gt_now_ms() - last_pass > 10000) {
-			dirty = false;
-			last_pass = gt_now_ms();
-			/* Passes that wrote something produce events that mark the
-			 * next pass, so chains (Deployment → ReplicaSet → Pod)
-			 * unwind over consecutive passes. */
-			gt_gc_pass(c->api);
-			gt_pvc_pass(c->api, &c->cfg);
-		}
-	}
-	gt_watch_close(w);
-	return NULL;
-}
-
-int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config *cfg,
-			 struct gt_controllers **out, struct gt_err *err)
-{
-	struct gt_controllers *c = xcalloc(1, sizeof(*c));
-
-	c->api = api;
-	if (cfg && cfg->pv_root && cfg->node_name) {
-		c->pv_root = xstrdup(cfg->pv_root);
-		c->node = xstrdup(cfg->node_name);
-		c->cfg.pv_root = c->pv_root;
-		c->cfg.node_name = c->node;
-	}
-	c->rs = (struct gt_loop){ .api = api, .relevant = gt_rs_relevant, .pass = gt_rs_pass,
-				  .retry_ms = 2000 };
-	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
-				      .pass = gt_deploy_pass, .retry_ms = 2000 };
-	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
-	    gt_loop_start(&c->deploy, err) < 0) {
-		gt_loop_stop(&c->rs);
-		gt_scheduler_stop(c->sched);
-		free(c->pv_root);
-		free(c->node);
-		free(c);
-		return -EAGAIN;
-	}
-	if (pthread_create(&c->gc, NULL, gc_main, c)) {
-		gt_loop_stop(&c->deploy);
-		gt_loop_stop(&c->rs);
-		gt_scheduler_stop(c->sched);
-		free(c->pv_root);
-		free(c->node);
-		free(c);
-		return gt_err_set(err, -EAGAIN, "cannot start the garbage collector thread");
-	}
-	*out = c;
-	return 0;
-}
-
-void gt_controllers_stop(struct gt_controllers *c)
-{
-	if (!c)
-		return;
-	atomic_store(&c->stop, true);
-	pthread_join(c->gc, NULL);
-	gt_loop_stop(&c->deploy);
-	gt_loop_stop(&c->rs);
-	gt_scheduler_stop(c->sched);
-	free(c->pv_root);
-	free(c->node);
-	free(c);
 }

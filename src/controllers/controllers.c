@@ -1,0 +1,66 @@
+/*
+ * controllers.c - starts and stops the control loops of `gantry server`
+ * (see controllers.h): the scheduler, the ReplicaSet and Deployment
+ * controllers, and the garbage collector with the claim-protection and
+ * local-path passes (every 10 s too, as a safety net).  Each runs its own
+ * gt_loop thread; passes that write produce events that mark the next
+ * pass, so chains (Deployment -> ReplicaSet -> Pod) unwind over passes.
+ */
+#include <stdlib.h>
+
+#include "controllers/controllers.h"
+
+struct gt_controllers {
+	struct gt_controllers_config cfg;
+	char *pv_root, *node;
+	struct gt_scheduler *sched;
+	struct gt_loop gc, rs, deploy;
+};
+
+static int gc_pass(struct gt_api *api, void *ctx)
+{
+	struct gt_controllers *c = ctx;
+
+	gt_gc_pass(api);
+	gt_pvc_pass(api, &c->cfg);
+	return 1; /* and again in 10 s */
+}
+
+void gt_controllers_stop(struct gt_controllers *c)
+{
+	if (!c)
+		return;
+	gt_loop_stop(&c->gc);
+	gt_loop_stop(&c->deploy);
+	gt_loop_stop(&c->rs);
+	gt_scheduler_stop(c->sched);
+	free(c->pv_root);
+	free(c->node);
+	free(c);
+}
+
+int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config *cfg,
+			 struct gt_controllers **out, struct gt_err *err)
+{
+	struct gt_controllers *c = xcalloc(1, sizeof(*c));
+
+	if (cfg && cfg->pv_root && cfg->node_name) {
+		c->pv_root = xstrdup(cfg->pv_root);
+		c->node = xstrdup(cfg->node_name);
+		c->cfg.pv_root = c->pv_root;
+		c->cfg.node_name = c->node;
+	}
+	c->gc = (struct gt_loop){ .api = api, .relevant = gt_gc_relevant, .pass = gc_pass, .ctx = c,
+				  .retry_ms = 10000 };
+	c->rs = (struct gt_loop){ .api = api, .relevant = gt_rs_relevant, .pass = gt_rs_pass,
+				  .retry_ms = 2000 };
+	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
+				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
+		gt_controllers_stop(c);
+		return -EAGAIN;
+	}
+	*out = c;
+	return 0;
+}
