@@ -343,7 +343,8 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		}
 		/* old pods go while enough stay available */
 		can_remove = available - (want - unavail);
-		qsort(old, nold, sizeof(*old), by_revision);
+		if (nold)
+			qsort(old, nold, sizeof(*old), by_revision);
 		for (size_t i = 0; i < nold && can_remove > 0; i++) {
 			int64_t r = num(old[i], "spec.replicas"), k = r < can_remove ? r : can_remove;
 
@@ -358,7 +359,8 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		int64_t limit = 10, zero = 0;
 
 		gt_json_int(d, "spec.revisionHistoryLimit", &limit);
-		qsort(old, nold, sizeof(*old), by_revision);
+		if (nold)
+			qsort(old, nold, sizeof(*old), by_revision);
 		for (size_t i = 0; i < nold; i++)
 			zero += !num(old[i], "spec.replicas") && !num(old[i], "status.replicas");
 		for (size_t i = 0; i < nold && zero > limit; i++) {
