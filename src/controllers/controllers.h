@@ -40,6 +40,11 @@ struct gt_objlist {
 void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l);
 void gt_objlist_release(struct gt_objlist *l);
 
+/* Whether a pod is done (phase Succeeded or Failed). */
+bool gt_pod_finished(const json_t *pod);
+/* The uid in obj's controller ownerReference (controller: true), or NULL. */
+const char *gt_controller_uid(const json_t *obj);
+
 /*
  * A controller loop (loop.c): its thread reads the store's events, runs
  * pass() once the relevant ones (relevant(), told whether the last pass

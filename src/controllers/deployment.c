@@ -44,17 +44,6 @@ static void template_hash(const json_t *tpl, char out[16])
 	out[i] = '\0';
 }
 
-static const char *controller_uid(const json_t *o)
-{
-	const json_t *r;
-	size_t i;
-
-	json_array_foreach(gt_json_path(o, "metadata.ownerReferences"), i, r)
-		if (gt_json_bool(r, "controller", false))
-			return gt_json_str(r, "uid");
-	return NULL;
-}
-
 /* A template as compared: without the hash label and a null creationTimestamp
  * (what clients such as `kubectl rollout undo` leave in copied templates). */
 static json_t *normalized(const json_t *tpl)
@@ -287,7 +276,7 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		const json_t *rs = rss->items[i]->obj;
 
 		if (strcmp(gt_json_str(rs, "metadata.namespace") ?: "", ns) ||
-		    strcmp(controller_uid(rs) ?: "", uid))
+		    strcmp(gt_controller_uid(rs) ?: "", uid))
 			continue;
 		if (revision(rs) > maxrev)
 			maxrev = revision(rs);

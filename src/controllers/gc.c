@@ -317,13 +317,9 @@ bool gt_gc_relevant(const struct gt_event *ev, bool waiting, void *ctx)
 	if (ev->type == GT_EVENT_DELETED || !strncmp(ev->obj->key, "core/persistentvolumeclaims/", 28))
 		return true;
 	/* a finished pod may release a protected claim */
-	if (!strncmp(ev->obj->key, "core/pods/", 10)) {
-		const char *ph = gt_json_str(ev->obj->obj, "status.phase") ?: "";
-
-		if ((!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")) &&
-		    gt_json_path(ev->obj->obj, "spec.volumes"))
-			return true;
-	}
+	if (!strncmp(ev->obj->key, "core/pods/", 10) && gt_pod_finished(ev->obj->obj) &&
+	    gt_json_path(ev->obj->obj, "spec.volumes"))
+		return true;
 	return gt_json_path(ev->obj->obj, "metadata.ownerReferences") ||
 	       gt_json_path(ev->obj->obj, "metadata.deletionTimestamp");
 }

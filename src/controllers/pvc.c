@@ -17,28 +17,6 @@
 #include "base/log.h"
 #include "controllers/controllers.h"
 
-static int collect(struct gt_obj *o, void *arg)
-{
-	struct gt_objlist *l = arg;
-
-	gt_grow((void **)&l->items, &l->cap, l->n + 1, sizeof(*l->items));
-	l->items[l->n++] = gt_obj_ref(o);
-	return 0;
-}
-
-void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l)
-{
-	gt_store_list(gt_api_store(api), prefix, NULL, collect, l, NULL);
-}
-
-void gt_objlist_release(struct gt_objlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		gt_obj_unref(l->items[i]);
-	free(l->items);
-	memset(l, 0, sizeof(*l));
-}
-
 static int set_volume(json_t *obj, void *ctx, struct gt_err *err)
 {
 	(void)err;
@@ -126,12 +104,10 @@ static bool claim_in_use(const struct gt_objlist *pods, const char *ns, const ch
 {
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;
-		const char *ph = gt_json_str(p, "status.phase") ?: "";
 		json_t *v;
 		size_t k;
 
-		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
-		    !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"))
+		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) || gt_pod_finished(p))
 			continue;
 		json_array_foreach(gt_json_path(p, "spec.volumes"), k, v)
 			if (!strcmp(gt_json_str(v, "persistentVolumeClaim.claimName") ?: "", name))

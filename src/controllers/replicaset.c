@@ -17,10 +17,7 @@
 
 static bool active(const json_t *pod)
 {
-	const char *ph = gt_json_str(pod, "status.phase") ?: "";
-
-	return strcmp(ph, "Succeeded") && strcmp(ph, "Failed") &&
-	       !gt_json_path(pod, "metadata.deletionTimestamp");
+	return !gt_pod_finished(pod) && !gt_json_path(pod, "metadata.deletionTimestamp");
 }
 
 static bool ready(const json_t *pod)
@@ -32,18 +29,6 @@ static bool ready(const json_t *pod)
 		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
 			return !strcmp(gt_json_str(c, "status") ?: "", "True");
 	return false;
-}
-
-/* The uid of pod's controller, or NULL. */
-static const char *controller_uid(const json_t *pod)
-{
-	const json_t *r;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "metadata.ownerReferences"), i, r)
-		if (gt_json_bool(r, "controller", false))
-			return gt_json_str(r, "uid");
-	return NULL;
 }
 
 static json_t *owner_ref(const json_t *rs)
@@ -59,7 +44,7 @@ static int adopt(json_t *obj, void *ctx, struct gt_err *err)
 	json_t *refs = gt_json_path(obj, "metadata.ownerReferences");
 
 	(void)err;
-	if (controller_uid(obj))
+	if (gt_controller_uid(obj))
 		return -EALREADY;
 	if (!json_is_array(refs)) {
 		refs = json_array();
@@ -170,7 +155,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	gt_json_int(rs, "spec.replicas", &want);
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;
-		const char *cu = controller_uid(p);
+		const char *cu = gt_controller_uid(p);
 
 		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
 		    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")))

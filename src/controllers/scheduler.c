@@ -25,19 +25,12 @@ struct gt_scheduler {
 	struct gt_loop loop;
 };
 
-static bool finished(const json_t *pod)
-{
-	const char *ph = gt_json_str(pod, "status.phase") ?: "";
-
-	return !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
-}
-
 static bool pending(const json_t *pod)
 {
 	const char *n = gt_json_str(pod, "spec.nodeName"), *sn = gt_json_str(pod, "spec.schedulerName");
 
 	return (!n || !*n) && (!sn || !*sn || !strcmp(sn, "default-scheduler")) &&
-	       !gt_json_path(pod, "metadata.deletionTimestamp") && !finished(pod);
+	       !gt_json_path(pod, "metadata.deletionTimestamp") && !gt_pod_finished(pod);
 }
 
 static int64_t priority(const json_t *pod)
@@ -304,11 +297,10 @@ static void place_gang(struct pass_ctx *c, struct gt_obj **queue, size_t nq, siz
 	on = xcalloc(nm, sizeof(*on));
 	for (size_t i = 0; i < c->pods->n; i++) {
 		const json_t *q = c->pods->items[i]->obj;
-		const char *ph = gt_json_str(q, "status.phase") ?: "";
 
 		bound += !strcmp(gt_json_str(q, "metadata.namespace") ?: "", ns) &&
 			 !strcmp(gang_of(q) ?: "", gang) && gt_json_str(q, "spec.nodeName") &&
-			 strcmp(ph, "Succeeded") && strcmp(ph, "Failed");
+			 !gt_pod_finished(q);
 	}
 	if (!pg) {
 		snprintf(msg, sizeof(msg), "pod group \"%s\" not found (PodGroup %s/%s)", gang, ns, gang);
@@ -405,7 +397,7 @@ static int pass(struct gt_api *api, size_t *waiting)
 
 		if (pending(p))
 			queue[nq++] = pods.items[i];
-		else if (!finished(p))
+		else if (!gt_pod_finished(p))
 			gt_sched_add_pod(c.s, p);
 	}
 	qsort(queue, nq, sizeof(*queue), by_priority);

@@ -802,20 +802,18 @@ int gt_http_reply_stream(struct gt_http_req *r, int status, const char *ctype,
 /* ---- upgrades ---- */
 
 /* Lists u among the live sessions (gt_http_stop wakes and waits for them). */
-static void session_register(struct gt_http_server *s, struct gt_http_upgraded *u)
+static void ups_link_locked(struct gt_http_server *s, struct gt_http_upgraded *u)
 {
-	pthread_mutex_lock(&s->lock);
 	u->prev = NULL;
 	u->next = s->ups;
 	if (s->ups)
 		s->ups->prev = u;
 	s->ups = u;
-	pthread_mutex_unlock(&s->lock);
 }
 
-static void session_unregister(struct gt_http_server *s, struct gt_http_upgraded *u)
+/* Unlinks u and wakes gt_http_stop (which waits for an empty list). */
+static void ups_unlink_locked(struct gt_http_server *s, struct gt_http_upgraded *u)
 {
-	pthread_mutex_lock(&s->lock);
 	if (u->prev)
 		u->prev->next = u->next;
 	else
@@ -823,6 +821,19 @@ static void session_unregister(struct gt_http_server *s, struct gt_http_upgraded
 	if (u->next)
 		u->next->prev = u->prev;
 	pthread_cond_broadcast(&s->idle);
+}
+
+static void session_register(struct gt_http_server *s, struct gt_http_upgraded *u)
+{
+	pthread_mutex_lock(&s->lock);
+	ups_link_locked(s, u);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void session_unregister(struct gt_http_server *s, struct gt_http_upgraded *u)
+{
+	pthread_mutex_lock(&s->lock);
+	ups_unlink_locked(s, u);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -841,13 +852,7 @@ static void *session_main(void *arg)
 	 * u->fd, which must not be closed (and reused) meanwhile. */
 	pthread_mutex_lock(&s->lock);
 	MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		s->ups = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
-	pthread_cond_broadcast(&s->idle);
+	ups_unlink_locked(s, u);
 	pthread_mutex_unlock(&s->lock);
 	upgraded_free(u);
 	return NULL;
@@ -893,10 +898,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 		upgraded_free(u);
 		return;
 	}
-	u->next = s->ups;
-	if (s->ups)
-		s->ups->prev = u;
-	s->ups = u;
+	ups_link_locked(s, u);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -904,9 +906,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 	pthread_attr_destroy(&attr);
 	if (rc) {
 		gt_debug("http: cannot start upgrade thread: %s", strerror(rc));
-		s->ups = u->next;
-		if (s->ups)
-			s->ups->prev = NULL;
+		ups_unlink_locked(s, u);
 		pthread_mutex_unlock(&s->lock);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		upgraded_free(u);

@@ -288,8 +288,17 @@ static bool terms_match(const json_t *terms, const struct node *nd)
 
 /* ---- filters ---- */
 
+/* The pod being placed, with its requests worked out once for all nodes. */
+struct pick {
+	const json_t *vt;          /* its volumes' node affinity terms */
+	const char *names[MAX_RES];/* pods, then the resources it requests */
+	int64_t want[MAX_RES];
+	size_t n;
+	int64_t cpu, mem, gpu;
+};
+
 typedef const char *(*filter_fn)(const struct node *nd, const json_t *pod,
-				 const json_t *volume_terms, char *buf, size_t n);
+				 const struct pick *pk, char *buf, size_t n);
 
 static bool tolerates(const json_t *pod, const char *key, const char *value, const char *effect)
 {
@@ -316,9 +325,9 @@ static bool tolerates(const json_t *pod, const char *key, const char *value, con
 }
 
 static const char *f_unschedulable(const struct node *nd, const json_t *pod,
-				   const json_t *vt, char *buf, size_t n)
+				   const struct pick *pk, char *buf, size_t n)
 {
-	(void)vt;
+	(void)pk;
 	(void)buf;
 	(void)n;
 	if (nd->unschedulable &&
@@ -327,13 +336,13 @@ static const char *f_unschedulable(const struct node *nd, const json_t *pod,
 	return NULL;
 }
 
-static const char *f_taints(const struct node *nd, const json_t *pod, const json_t *vt,
+static const char *f_taints(const struct node *nd, const json_t *pod, const struct pick *pk,
 			    char *buf, size_t n)
 {
 	const json_t *t;
 	size_t i;
 
-	(void)vt;
+	(void)pk;
 	if (!nd->ready && !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule") &&
 	    !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoExecute"))
 		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
@@ -351,14 +360,14 @@ static const char *f_taints(const struct node *nd, const json_t *pod, const json
 	return NULL;
 }
 
-static const char *f_affinity(const struct node *nd, const json_t *pod, const json_t *vt,
+static const char *f_affinity(const struct node *nd, const json_t *pod, const struct pick *pk,
 			      char *buf, size_t n)
 {
 	const json_t *sel = gt_json_path(pod, "spec.nodeSelector");
 	const char *key;
 	json_t *v;
 
-	(void)vt;
+	(void)pk;
 	(void)buf;
 	(void)n;
 	json_object_foreach((json_t *)sel, key, v) {
@@ -374,7 +383,7 @@ static const char *f_affinity(const struct node *nd, const json_t *pod, const js
 	return NULL;
 }
 
-static const char *f_volumes(const struct node *nd, const json_t *pod, const json_t *vt,
+static const char *f_volumes(const struct node *nd, const json_t *pod, const struct pick *pk,
 			     char *buf, size_t n)
 {
 	const json_t *terms;
@@ -383,21 +392,21 @@ static const char *f_volumes(const struct node *nd, const json_t *pod, const jso
 	(void)pod;
 	(void)buf;
 	(void)n;
-	json_array_foreach(vt, i, terms)
+	json_array_foreach(pk->vt, i, terms)
 		if (!terms_match(terms, nd))
 			return "node(s) had volume node affinity conflict";
 	return NULL;
 }
 
 /* Required anti-affinity terms with the hostname topology key. */
-static const char *f_anti_affinity(const struct node *nd, const json_t *pod, const json_t *vt,
+static const char *f_anti_affinity(const struct node *nd, const json_t *pod, const struct pick *pk,
 				   char *buf, size_t n)
 {
 	const json_t *term;
 	const char *ns = gt_json_str(pod, "metadata.namespace") ?: "default";
 	size_t i;
 
-	(void)vt;
+	(void)pk;
 	(void)buf;
 	(void)n;
 	json_array_foreach(gt_json_path(pod, "spec.affinity.podAntiAffinity."
@@ -428,23 +437,19 @@ static const char *f_anti_affinity(const struct node *nd, const json_t *pod, con
 }
 
 /* Resource fit: one reason per node (the first short resource). */
-static const char *f_resources(const struct node *nd, const json_t *pod, const json_t *vt,
+static const char *f_resources(const struct node *nd, const json_t *pod, const struct pick *pk,
 			       char *buf, size_t n)
 {
-	const char *names[MAX_RES];
-	size_t k = pod_resources(pod, names);
+	(void)pod;
+	for (size_t i = 0; i < pk->n; i++) {
+		struct res *r = node_res((struct node *)nd, pk->names[i]);
 
-	(void)vt;
-	for (size_t i = 0; i < k; i++) {
-		int64_t want = i == 0 ? 1 : gt_sched_pod_request(pod, names[i]);
-		struct res *r = node_res((struct node *)nd, names[i]);
-
-		if (want <= 0)
+		if (pk->want[i] <= 0)
 			continue;
-		if (!r || r->used + want > r->alloc) {
+		if (!r || r->used + pk->want[i] > r->alloc) {
 			if (i == 0)
 				return "Too many pods";
-			snprintf(buf, n, "Insufficient %s", names[i]);
+			snprintf(buf, n, "Insufficient %s", pk->names[i]);
 			return buf;
 		}
 	}
@@ -466,10 +471,10 @@ static double frac_free(const struct node *nd, const char *name, int64_t want)
 	return (double)(r->alloc - r->used - want) / (double)r->alloc;
 }
 
-static double score(const struct gt_sched *s, const struct node *nd, const json_t *pod)
+static double score(const struct gt_sched *s, const struct node *nd, const json_t *pod,
+		    const struct pick *pk)
 {
-	int64_t cpu = gt_sched_pod_request(pod, "cpu"), mem = gt_sched_pod_request(pod, "memory");
-	int64_t gpu = gt_sched_pod_request(pod, GT_SCHED_GPU);
+	int64_t cpu = pk->cpu, mem = pk->mem, gpu = pk->gpu;
 	double fc = frac_free(nd, "cpu", cpu), fm = frac_free(nd, "memory", mem), total = 0;
 	const struct res *g = node_res((struct node *)nd, GT_SCHED_GPU);
 	const json_t *pref;
@@ -524,7 +529,14 @@ int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_te
 	size_t nr = 0, cr = 0;
 	const struct node *best = NULL;
 	double best_score = 0;
+	struct pick pk = { .vt = volume_terms };
 
+	pk.n = pod_resources(pod, pk.names);
+	for (size_t i = 0; i < pk.n; i++)
+		pk.want[i] = i == 0 ? 1 : gt_sched_pod_request(pod, pk.names[i]);
+	pk.cpu = gt_sched_pod_request(pod, "cpu");
+	pk.mem = gt_sched_pod_request(pod, "memory");
+	pk.gpu = gt_sched_pod_request(pod, GT_SCHED_GPU);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct node *nd = &s->nodes[i];
 		const char *r = NULL;
@@ -532,7 +544,7 @@ int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_te
 		double sc;
 
 		for (size_t f = 0; f < GT_ARRAY_SIZE(filters) && !r; f++)
-			r = filters[f](nd, pod, volume_terms, buf, sizeof(buf));
+			r = filters[f](nd, pod, &pk, buf, sizeof(buf));
 		if (r) {
 			size_t k;
 
@@ -546,7 +558,7 @@ int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_te
 			rs[k].count++;
 			continue;
 		}
-		sc = score(s, nd, pod);
+		sc = score(s, nd, pod, &pk);
 		if (!best || sc > best_score) {
 			best = nd;
 			best_score = sc;
