@@ -7,6 +7,10 @@ Environment (defaults in brackets):
   KUBECTL_120  Debian kubectl 1.20.2 [output of scripts/kubectl120.sh]
   KUBECTL_133  kubectl 1.33 [/usr/lib/google-cloud-sdk/bin/kubectl.1.33]
   GANTRY_E2E_KEEP=1 keeps the temporary data directories (for debugging).
+  GANTRY_E2E_NET   bridge-name prefix and first two octets for the pod
+                   networks tests create [gte:10.77]: agents get bridges
+                   gte0, gte1, ... with subnets 10.77.0.0/24, 10.77.1.0/24,
+                   ...; two suites run at once need different values.
 
 Fixtures:
   server     module-scoped running server (a `Server`)
@@ -480,12 +484,32 @@ def poll(fn, timeout=15, interval=0.1):
 import glob  # noqa: E402
 
 
+_net_seq = iter(range(256))
+
+
+def alloc_net():
+    """(bridge, subnet) for one more agent, unique in this test run."""
+    prefix, base = os.environ.get("GANTRY_E2E_NET", "gte:10.77").split(":")
+    n = next(_net_seq)
+    return "%s%d" % (prefix, n), "%s.%d.0/24" % (base, n)
+
+
+def net_args(extra=()):
+    """--bridge/--subnet from alloc_net() unless extra names a bridge."""
+    if "--bridge" in extra:
+        return ()
+    bridge, subnet = alloc_net()
+    return ("--bridge", bridge, "--subnet", subnet)
+
+
 def agent_server(new_server, node, *extra):
     """A server with the embedded agent as node NODE (fast crash-loop back-off);
     returns it once the Node is Ready.  Adds .node, .agent_root, .pod_uids."""
+    args = net_args(extra) + tuple(extra)
     srv = new_server("--node-name", node, "--backoff-base-ms", "300", "--backoff-max-ms", "1000",
-                     *extra, agent=True)
+                     *args, agent=True)
     srv.node, srv.agent_root, srv.pod_uids = node, os.path.join(srv.data_dir, "agent"), set()
+    srv.subnet = args[args.index("--subnet") + 1] if "--subnet" in args else "10.88.0.0/16"
     wait_node_ready(srv)
     return srv
 
@@ -641,3 +665,80 @@ def pod_logs(srv, ns, name, expect=200, **params):
     r = srv.request("GET", "/api/v1/namespaces/%s/pods/%s/log%s" % (ns, name, "?" + q if q else ""))
     assert r.status == expect, "logs %s/%s %s: %r" % (ns, name, q, r)
     return r.body.decode("utf-8", "replace")
+
+
+class Agents:
+    """Extra `gantry agent` processes joined to a server (each with its own
+    node name, root dir, bridge and subnet).  start(node) adds one; stop(node)
+    sends SIGTERM (kill=True: SIGKILL, as when a node dies); teardown() deletes
+    every pod, stops the agents, `node reset`s each root and returns what was
+    left behind ([] when nothing)."""
+
+    def __init__(self, srv, *extra):
+        self.srv, self.extra = srv, extra
+        self.base = tempfile.mkdtemp(prefix="gt-agents-")
+        self.procs, self.roots, self.nets = {}, {}, {}
+
+    def start(self, node, wait=True):
+        bridge, subnet = self.nets.get(node) or alloc_net()
+        self.nets[node] = (bridge, subnet)
+        root = self.roots.setdefault(node, os.path.join(self.base, node))
+        log = open(os.path.join(self.base, node + ".log"), "ab")
+        self.procs[node] = subprocess.Popen(
+            [self.srv.bin, "agent", "--kubeconfig", self.srv.kubeconfig, "--node-name", node,
+             "--root-dir", root, "--bridge", bridge, "--subnet", subnet,
+             "--backoff-base-ms", "300", "--backoff-max-ms", "1000", *self.extra],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        log.close()
+        if wait:
+            assert poll(lambda: self.ready(node), 20), "agent %s not Ready:\n%s" % (
+                node, self.log_tail(node))
+        return self
+
+    def ready(self, node):
+        r = self.srv.request("GET", "/api/v1/nodes/" + node)
+        return r.status == 200 and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in r.json().get("status", {}).get("conditions", []))
+
+    def log_tail(self, node, n=40):
+        try:
+            with open(os.path.join(self.base, node + ".log"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, node, kill=False):
+        p = self.procs.pop(node, None)
+        if p is None:
+            return None
+        p.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            return p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return p.wait()
+
+    def teardown(self):
+        srv, left = self.srv, []
+        if srv.alive():
+            for p in srv.get("/api/v1/pods")["items"]:
+                m = p["metadata"]
+                srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (m["namespace"], m["name"]),
+                            {"gracePeriodSeconds": 0})
+            poll(lambda: all(not os.path.isdir(os.path.join(r, "pods")) or
+                             not os.listdir(os.path.join(r, "pods"))
+                             for n, r in self.roots.items() if n in self.procs), 20)
+        for node in list(self.procs):
+            self.stop(node)
+        for node, root in self.roots.items():
+            subprocess.run([srv.bin, "node", "reset", "--root-dir", root], capture_output=True,
+                           timeout=120)
+            if runc_list(root):
+                left.append("containers of %s: %r" % (node, runc_list(root)))
+            bridge = self.nets[node][0]
+            if os.path.exists("/sys/class/net/" + bridge):
+                left.append("bridge %s" % bridge)
+        if os.environ.get("GANTRY_E2E_KEEP") != "1":
+            shutil.rmtree(self.base, ignore_errors=True)
+        return left

@@ -55,7 +55,7 @@ def test_host_image_python(srv, ns):
     out = srv.kubectl(K, "logs", "-n", ns, "calc").stdout
     assert out.strip() == "sum=385", out
     ip = pod["status"]["podIP"]
-    assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.88.0.0/16"), ip
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(srv.subnet), ip
     assert pod["status"]["podIPs"] == [{"ip": ip}]
     assert pod["status"].get("hostIP") and pod["status"].get("startTime")
     conds = {c["type"]: c["status"] for c in pod["status"]["conditions"]}

@@ -21,7 +21,7 @@ SERVE = ("mkdir -p /tmp/www && cd /tmp/www && echo served > index.html"
 
 @pytest.fixture(scope="module")
 def srv(new_server):
-    s = agent_server(new_server, "cli-node", "--bridge", "gtcli0", "--subnet", "10.68.0.0/24")
+    s = agent_server(new_server, "cli-node")
     yield s
     agent_teardown(s)
 

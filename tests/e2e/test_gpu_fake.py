@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import poll
+from conftest import net_args, poll
 
 GANTRY = os.environ.get("GANTRY_BIN", "bin/gantry")
 
@@ -25,7 +25,7 @@ def gpu_server(new_server):
         os.mknod(os.path.join(devdir, "nvidia%d" % i), 0o666 | 0o020000, os.makedev(195, i))
     os.mknod(os.path.join(devdir, "nvidiactl"), 0o666 | 0o020000, os.makedev(195, 255))
     srv = new_server("--node-name", "gpu-node", "--gpu-dev-dir", devdir,
-                     "--backoff-base-ms", "500", agent=True)
+                     "--backoff-base-ms", "500", *net_args(), agent=True)
     yield srv
     try:
         srv.request("DELETE", "/api/v1/namespaces/default/pods", {"gracePeriodSeconds": 0})
