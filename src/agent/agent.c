@@ -23,7 +23,9 @@
 #include "agent/image.h"
 #include "agent/internal.h"
 #include "agent/network.h"
+#include "agent/proxy.h"
 #include "agent/runtime.h"
+#include "agent/svc.h"
 #include "agent/volumes.h"
 #include "base/log.h"
 #include "client/client.h"
@@ -450,6 +452,7 @@ void gt_pod_cleanup_dir(struct gt_agent *a, const char *dir)
 /* Releases what gt_agent_start set up (threads already stopped). */
 static void agent_free(struct gt_agent *a)
 {
+	gt_svc_stop(a->svc);
 	gt_http_stop(a->http);
 	gt_image_store_close(a->images);
 	free(a->root);
@@ -536,6 +539,19 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 		goto fail;
 	}
 	renew_lease(a);
+	if (gt_net_gateway(a->subnet, a->dns_ip) < 0) {
+		r = gt_err_set(err, -EINVAL, "--subnet %s: not an IPv4 CIDR between /8 and /30", a->subnet);
+		goto fail;
+	}
+	if (!cfg->no_services) {
+		struct gt_svc_config sc = { .client = a->client, .bridge = a->bridge,
+					    .dns_ip = a->dns_ip, .dns_port = cfg->dns_port };
+
+		if ((r = gt_svc_start(&sc, &a->svc, err)) < 0)
+			goto fail;
+	} else {
+		a->dns_ip[0] = '\0';
+	}
 	if (pthread_create(&a->heartbeat, NULL, heartbeat_main, a) ||
 	    pthread_create(&a->informer, NULL, informer_main, a)) {
 		r = gt_err_set(err, -EAGAIN, "cannot start the agent's threads");
@@ -634,6 +650,12 @@ int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err
 		gt_net_masq_remove(&nc);
 	}
 keep_bridge:
+	{
+		char tag[5];
+
+		gt_proxy_tag(a.bridge, tag);
+		gt_proxy_remove(tag);
+	}
 	snprintf(dir, sizeof(dir), "%s/cni", root_dir);
 	gt_rm_rf(dir);
 	printf("removed %d pod(s) and bridge %s under %s\n", n, a.bridge, root_dir);

@@ -30,6 +30,8 @@ struct gt_agent_config {
 	int backoff_max_ms;          /* and cap (default 300000) */
 	const char *self_exe;        /* the gantry binary (for the shim) */
 	const char *gpu_dev_dir;     /* where to look for /dev/nvidiaN (default /dev) */
+	bool no_services;            /* no service proxy, no cluster DNS */
+	int dns_port;                /* the cluster DNS's port (0: 53) */
 };
 
 /* Starts the agent's threads.  *out is stopped with gt_agent_stop(). */

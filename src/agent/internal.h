@@ -15,6 +15,7 @@
 
 struct gt_http_server;
 struct gt_image_store;
+struct gt_svc;
 
 struct ctr {
 	char name[64];
@@ -67,6 +68,8 @@ struct gt_agent {
 	struct gt_agent_config cfg;
 	char *root, *node, *runtime, *cni_bin, *bridge, *subnet, *token, *self_exe, *bind;
 	char host_ip[64];
+	char dns_ip[16];         /* the cluster DNS (the pod network's gateway) */
+	struct gt_svc *svc;     /* service proxy + DNS */
 	struct gt_client *client;
 	struct gt_image_store *images;
 	struct gt_gpus gpus;

@@ -1,8 +1,8 @@
 /*
  * network.c - pod network namespaces and the CNI plugin chain (loopback,
- * bridge + host-local, portmap), with results cached for DEL, and the
- * pod's /etc/hosts and /etc/resolv.conf (gt_net_write_etc, at the end of
- * this file).  See network.h for the contracts.
+ * bridge + host-local, portmap), with results cached for DEL, and the one
+ * masquerade rule per pod network.  See network.h for the contracts; the
+ * pod's /etc/hosts and /etc/resolv.conf are in netetc.c.
  */
 #include "agent/network.h"
 
@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/child.h"
 #include "base/log.h"
 
 #define PLUGIN_TIMEOUT_MS 30000
@@ -99,130 +100,6 @@ int gt_netns_destroy(const char *path, struct gt_err *err)
 	return 0;
 }
 
-/* ---- child processes ---- */
-
-/*
- * Runs path (searched in PATH when search) with argv/envp, feeding it `in`
- * on stdin (a socket, so an early exit cannot SIGPIPE us) and collecting
- * stdout and stderr.  Returns 0 with *status from waitpid, -ETIMEDOUT after
- * killing a child that overran timeout_ms, or another negative errno.
- */
-static int run_child(const char *path, char *const argv[], char *const envp[], bool search,
-		     const char *in, size_t inlen, int timeout_ms, struct gt_buf *out,
-		     struct gt_buf *errout, int *status)
-{
-	int insk[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rc = 0;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dfl;
-	static const int dflsigs[] = { SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-				       SIGUSR1, SIGUSR2, SIGALRM };
-	pid_t pid;
-	int64_t deadline = gt_now_ms() + timeout_ms;
-	size_t off = 0;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, insk) < 0)
-		return -errno;
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		rc = -errno;
-		goto out_fds;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, insk[1], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	for (size_t i = 0; i < GT_ARRAY_SIZE(dflsigs); i++)
-		sigaddset(&dfl, dflsigs[i]);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = search ? posix_spawnp(&pid, path, &fa, &at, argv, envp)
-		    : posix_spawn(&pid, path, &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	close(insk[1]);
-	close(outp[1]);
-	close(errp[1]);
-	insk[1] = outp[1] = errp[1] = -1;
-	if (rc) {
-		rc = -rc;
-		goto out_fds;
-	}
-	fcntl(insk[0], F_SETFL, O_NONBLOCK);
-	if (inlen == 0)
-		shutdown(insk[0], SHUT_WR);
-	while (outp[0] >= 0 || errp[0] >= 0) {
-		struct pollfd pf[3];
-		int n = 0, left = (int)(deadline - gt_now_ms());
-		char chunk[4096];
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (off < inlen)
-			pf[n++] = (struct pollfd){ .fd = insk[0], .events = POLLOUT };
-		if (outp[0] >= 0)
-			pf[n++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
-		if (errp[0] >= 0)
-			pf[n++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
-		if (poll(pf, (nfds_t)n, left) < 0 && errno != EINTR) {
-			kill(pid, SIGKILL);
-			rc = -errno;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if (!pf[i].revents)
-				continue;
-			if (pf[i].fd == insk[0]) {
-				ssize_t w = send(insk[0], in + off, inlen - off, MSG_NOSIGNAL);
-
-				if (w > 0)
-					off += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == inlen) {
-					off = inlen;
-					shutdown(insk[0], SHUT_WR);
-				}
-				continue;
-			}
-			ssize_t r = read(pf[i].fd, chunk, sizeof(chunk));
-
-			if (r > 0) {
-				gt_buf_add(pf[i].fd == outp[0] ? out : errout, chunk, (size_t)r);
-			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-				if (pf[i].fd == outp[0]) {
-					close(outp[0]);
-					outp[0] = -1;
-				} else {
-					close(errp[0]);
-					errp[0] = -1;
-				}
-			}
-		}
-	}
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR) {
-			if (!rc)
-				rc = -errno;
-			break;
-		}
-	}
-out_fds:
-	for (int i = 0; i < 2; i++) {
-		if (insk[i] >= 0)
-			close(insk[i]);
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	return rc;
-}
-
 /* ---- CNI plugins ---- */
 
 static bool valid_id(const char *id)
@@ -275,7 +152,7 @@ static int cni_exec(const struct gt_net_config *c, const char *cmd, const char *
 	if (access(bin, X_OK) < 0)
 		return gt_err_set(err, -ENOENT, "CNI plugin %s not found in %s", type, c->cni_bin_dir);
 	in = gt_json_dump(conf, &inlen);
-	rc = run_child(bin, argv, envp, false, in, inlen, PLUGIN_TIMEOUT_MS, &out, &eout, &status);
+	rc = gt_child_run(bin, argv, envp, false, in, inlen, PLUGIN_TIMEOUT_MS, &out, &eout, &status);
 	if (rc < 0) {
 		gt_err_set(err, rc, "CNI plugin %s %s: %s", type, cmd,
 			   rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
@@ -518,7 +395,7 @@ static int iptables(char **args, int nargs, struct gt_buf *out)
 	for (int i = 0; i < nargs && n < 47; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	rc = run_child("iptables", argv, environ, true, NULL, 0, PLUGIN_TIMEOUT_MS, out, &eout,
+	rc = gt_child_run("iptables", argv, environ, true, NULL, 0, PLUGIN_TIMEOUT_MS, out, &eout,
 		       &status);
 	gt_buf_release(&eout);
 	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
@@ -795,274 +672,4 @@ fail:
 			gt_debug("network: rollback of pod %s: %s", pod_id, e2.msg);
 	}
 	return rc;
-}
-
-/* ---- /etc/hosts and /etc/resolv.conf ---- */
-
-#define MAX_NAMESERVERS 3
-#define MAX_SEARCHES 32
-
-static void pod_hostname(const json_t *pod, char out[64])
-{
-	const char *h = gt_json_str(pod, "spec.hostname");
-	size_t n;
-
-	if (!h || !*h)
-		h = gt_json_str(pod, "metadata.name");
-	if (!h || !*h)
-		h = "localhost";
-	n = strlen(h);
-	if (n > 63)
-		n = 63;
-	while (n && (h[n - 1] == '-' || h[n - 1] == '.'))
-		n--;
-	memcpy(out, h, n);
-	out[n] = '\0';
-}
-
-static int add_aliases(const json_t *pod, struct gt_buf *b, struct gt_err *err)
-{
-	json_t *aliases = gt_json_path(pod, "spec.hostAliases"), *a, *h;
-	size_t i, k;
-
-	if (!json_array_size(aliases))
-		return 0;
-	gt_buf_adds(b, "\n# Entries added by HostAliases.\n");
-	json_array_foreach(aliases, i, a) {
-		const char *aip = gt_json_str(a, "ip");
-
-		if (!aip || !*aip || has_space(aip))
-			return gt_err_set(err, -EINVAL, "spec.hostAliases[%zu].ip: invalid value", i);
-		gt_buf_adds(b, aip);
-		json_array_foreach(json_object_get(a, "hostnames"), k, h) {
-			if (!json_is_string(h) || !*json_string_value(h) || has_space(json_string_value(h)))
-				return gt_err_set(err, -EINVAL, "spec.hostAliases[%zu].hostnames[%zu]: invalid value",
-						  i, k);
-			gt_buf_addf(b, "\t%s", json_string_value(h));
-		}
-		gt_buf_addc(b, '\n');
-	}
-	return 0;
-}
-
-static int write_hosts(const char *dir, const json_t *pod, const char *ip, bool hostnet,
-		       struct gt_err *err)
-{
-	struct gt_buf b = GT_BUF_INIT;
-	GT_AUTOFREE char *path = xasprintf("%s/etc-hosts", dir);
-	GT_AUTOFREE char *host = NULL;
-	const char *sub = gt_json_str(pod, "spec.subdomain");
-	const char *ns = gt_json_str(pod, "metadata.namespace");
-	char name[64];
-	size_t hlen;
-	int rc;
-
-	gt_buf_init(&b);
-	pod_hostname(pod, name);
-	if (hostnet) {
-		gt_buf_adds(&b, "# Kubernetes-managed hosts file (host network).\n");
-		if (gt_read_file("/etc/hosts", &host, &hlen) == 0)
-			gt_buf_add(&b, host, hlen);
-	} else {
-		gt_buf_adds(&b, "# Kubernetes-managed hosts file.\n"
-			    "127.0.0.1\tlocalhost\n"
-			    "::1\tlocalhost ip6-localhost ip6-loopback\n"
-			    "fe00::0\tip6-localnet\n"
-			    "fe00::0\tip6-mcastprefix\n"
-			    "fe00::1\tip6-allnodes\n"
-			    "fe00::2\tip6-allrouters\n");
-		if (ip && *ip) {
-			if (has_space(ip)) {
-				gt_buf_release(&b);
-				return gt_err_set(err, -EINVAL, "pod IP \"%s\": invalid", ip);
-			}
-			if (sub && *sub && !has_space(sub))
-				gt_buf_addf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", ip, name, sub,
-					    ns ? ns : "default", name);
-			else
-				gt_buf_addf(&b, "%s\t%s\n", ip, name);
-		}
-	}
-	rc = add_aliases(pod, &b, err);
-	if (rc == 0) {
-		rc = gt_write_file_atomic(path, b.data, b.len, 0644);
-		if (rc < 0)
-			gt_err_set(err, rc, "%s: %s", path, strerror(-rc));
-	}
-	gt_buf_release(&b);
-	return rc;
-}
-
-/* Appends s to the string array a unless already there. */
-static void add_uniq(json_t *a, const char *s)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(a, i, v)
-		if (!strcmp(json_string_value(v), s))
-			return;
-	json_array_append_new(a, json_string(s));
-}
-
-static bool is_loopback(const char *ns)
-{
-	return !strncmp(ns, "127.", 4) || !strcmp(ns, "::1");
-}
-
-/* Parses resolv.conf text: nameservers, search domains and options. */
-static void parse_resolv(const char *text, json_t *servers, json_t *search, json_t *opts,
-			 bool skip_loopback)
-{
-	GT_AUTOFREE char *copy = xstrdup(text ? text : "");
-	char *save = NULL;
-
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ws = NULL, *key = strtok_r(line, " \t\r", &ws), *w;
-
-		if (!key || key[0] == '#' || key[0] == ';')
-			continue;
-		if (!strcmp(key, "nameserver")) {
-			w = strtok_r(NULL, " \t\r", &ws);
-			if (w && !(skip_loopback && is_loopback(w)))
-				add_uniq(servers, w);
-		} else if (!strcmp(key, "search") || !strcmp(key, "domain")) {
-			/* the last search/domain line wins, as in glibc */
-			if (search)
-				json_array_clear(search);
-			while (search && (w = strtok_r(NULL, " \t\r", &ws)))
-				add_uniq(search, w);
-		} else if (!strcmp(key, "options")) {
-			while (opts && (w = strtok_r(NULL, " \t\r", &ws)))
-				add_uniq(opts, w);
-		}
-	}
-}
-
-/* Sets option "name[:value]" in opts, replacing one of the same name. */
-static void set_option(json_t *opts, const char *opt)
-{
-	size_t n = strcspn(opt, ":"), i;
-	json_t *v;
-
-	json_array_foreach(opts, i, v) {
-		const char *o = json_string_value(v);
-
-		if (strcspn(o, ":") == n && !strncmp(o, opt, n)) {
-			json_array_set_new(opts, i, json_string(opt));
-			return;
-		}
-	}
-	json_array_append_new(opts, json_string(opt));
-}
-
-static int merge_dns_config(const json_t *pod, json_t *servers, json_t *search, json_t *opts,
-			    struct gt_err *err)
-{
-	json_t *cfg = gt_json_path(pod, "spec.dnsConfig"), *v;
-	size_t i;
-
-	json_array_foreach(json_object_get(cfg, "nameservers"), i, v) {
-		if (!json_is_string(v) || !*json_string_value(v) || has_space(json_string_value(v)))
-			return gt_err_set(err, -EINVAL, "spec.dnsConfig.nameservers[%zu]: invalid value", i);
-		add_uniq(servers, json_string_value(v));
-	}
-	json_array_foreach(json_object_get(cfg, "searches"), i, v) {
-		if (!json_is_string(v) || !*json_string_value(v) || has_space(json_string_value(v)))
-			return gt_err_set(err, -EINVAL, "spec.dnsConfig.searches[%zu]: invalid value", i);
-		add_uniq(search, json_string_value(v));
-	}
-	json_array_foreach(json_object_get(cfg, "options"), i, v) {
-		const char *name = gt_json_str(v, "name"), *val = gt_json_str(v, "value");
-		GT_AUTOFREE char *opt = NULL;
-
-		if (!name || !*name || has_space(name) || (val && has_space(val)))
-			return gt_err_set(err, -EINVAL, "spec.dnsConfig.options[%zu]: invalid value", i);
-		opt = val && *val ? xasprintf("%s:%s", name, val) : xstrdup(name);
-		set_option(opts, opt);
-	}
-	return 0;
-}
-
-static int write_resolv(const char *dir, const json_t *pod, bool hostnet, struct gt_err *err)
-{
-	GT_AUTOFREE char *path = xasprintf("%s/resolv.conf", dir);
-	GT_AUTOFREE char *host = NULL;
-	GT_AUTOJSON json_t *servers = json_array(), *search = json_array(), *opts = json_array();
-	GT_AUTOJSON json_t *hsearch = json_array(), *hopts = json_array();
-	const char *policy = gt_json_str(pod, "spec.dnsPolicy");
-	const char *ns = gt_json_str(pod, "metadata.namespace");
-	struct gt_buf b = GT_BUF_INIT;
-	size_t len, i;
-	json_t *v;
-	int rc;
-
-	if (!policy || !*policy)
-		policy = "ClusterFirst";
-	if (gt_read_file("/etc/resolv.conf", &host, &len) < 0)
-		host = xstrdup("");
-	/* The kubelet's rule: a hostNetwork pod asks for cluster DNS with
-	 * ClusterFirstWithHostNet; plain ClusterFirst means the host's. */
-	if (hostnet && !strcmp(policy, "ClusterFirst"))
-		policy = "Default";
-	if (strcmp(policy, "None")) {
-		parse_resolv(host, servers, hsearch, hopts, !hostnet);
-		if (!json_array_size(servers)) {
-			GT_AUTOFREE char *up = NULL;
-
-			if (gt_read_file("/run/systemd/resolve/resolv.conf", &up, &len) == 0)
-				parse_resolv(up, servers, NULL, NULL, !hostnet);
-		}
-		if (!json_array_size(servers)) {
-			add_uniq(servers, "8.8.8.8");
-			add_uniq(servers, "8.8.4.4");
-		}
-	}
-	if (!strcmp(policy, "ClusterFirst") || !strcmp(policy, "ClusterFirstWithHostNet")) {
-		GT_AUTOFREE char *s1 = xasprintf("%s.svc.cluster.local", ns ? ns : "default");
-
-		add_uniq(search, s1);
-		add_uniq(search, "svc.cluster.local");
-		add_uniq(search, "cluster.local");
-		json_array_foreach(hsearch, i, v)
-			add_uniq(search, json_string_value(v));
-		set_option(opts, "ndots:5");
-	} else if (!strcmp(policy, "Default")) {
-		json_array_extend(search, hsearch);
-		json_array_extend(opts, hopts);
-	} else if (strcmp(policy, "None")) {
-		return gt_err_set(err, -EINVAL, "spec.dnsPolicy: Unsupported value: \"%s\"", policy);
-	}
-	rc = merge_dns_config(pod, servers, search, opts, err);
-	if (rc < 0)
-		return rc;
-
-	gt_buf_init(&b);
-	if (json_array_size(search)) {
-		gt_buf_adds(&b, "search");
-		json_array_foreach(search, i, v)
-			if (i < MAX_SEARCHES)
-				gt_buf_addf(&b, " %s", json_string_value(v));
-		gt_buf_addc(&b, '\n');
-	}
-	json_array_foreach(servers, i, v)
-		if (i < MAX_NAMESERVERS)
-			gt_buf_addf(&b, "nameserver %s\n", json_string_value(v));
-	if (json_array_size(opts)) {
-		gt_buf_adds(&b, "options");
-		json_array_foreach(opts, i, v)
-			gt_buf_addf(&b, " %s", json_string_value(v));
-		gt_buf_addc(&b, '\n');
-	}
-	rc = gt_write_file_atomic(path, b.data, b.len, 0644);
-	gt_buf_release(&b);
-	return rc < 0 ? gt_err_set(err, rc, "%s: %s", path, strerror(-rc)) : 0;
-}
-
-int gt_net_write_etc(const char *dir, const json_t *pod, const char *ip, struct gt_err *err)
-{
-	bool hostnet = gt_json_bool(pod, "spec.hostNetwork", false);
-	int rc = write_hosts(dir, pod, ip, hostnet, err);
-
-	return rc < 0 ? rc : write_resolv(dir, pod, hostnet, err);
 }

@@ -107,13 +107,15 @@ int gt_net_teardown(const struct gt_net_config *c, const char *pod_id, const cha
  * resolv.conf follows spec.dnsPolicy:
  *   ClusterFirst (default) and ClusterFirstWithHostNet: search
  *     <ns>.svc.cluster.local svc.cluster.local cluster.local + the host's
- *     search domains, options ndots:5, the host's nameservers;
+ *     search domains, options ndots:5, nameserver dns (the agent's cluster
+ *     DNS, see svc.h) followed by the host's nameservers (the cluster DNS
+ *     refuses names outside the cluster, and the resolver moves on);
  *   Default: the host's search, options and nameservers;
  *   None: only spec.dnsConfig.
  *   spec.dnsConfig (nameservers, searches, options) is merged in every case.
  *   A hostNetwork pod with ClusterFirst gets Default, as with the kubelet
  *   (the host's resolv.conf, loopback nameservers included).
- * Gantry runs no cluster DNS, so "nameserver" is the host's.  Loopback
+ * With dns NULL, only the host's nameservers are written.  Loopback
  * nameservers (127.x, ::1, e.g. systemd-resolved's 127.0.0.53) are
  * unreachable from a pod's own namespace and are skipped; when none is
  * left, the upstream servers in /run/systemd/resolve/resolv.conf are used,
@@ -121,6 +123,11 @@ int gt_net_teardown(const struct gt_net_config *c, const char *pod_id, const cha
  * nameservers and 32 search domains are written, as the kubelet does.
  * Files are written atomically (mode 0644).  Returns 0 or a negative errno.
  */
-int gt_net_write_etc(const char *dir, const json_t *pod, const char *ip, struct gt_err *err);
+int gt_net_write_etc(const char *dir, const json_t *pod, const char *ip, const char *dns,
+		     struct gt_err *err);
+
+/* The pod network's gateway (the bridge's address: subnet's first host),
+ * e.g. "10.88.0.1" for "10.88.0.0/16"; 0 or -EINVAL. */
+int gt_net_gateway(const char *subnet, char out[16]);
 
 #endif

@@ -131,7 +131,7 @@ static int sandbox_up(struct pod *p, const json_t *pod, struct gt_err *err)
 			gt_write_file_atomic(ipfile, p->ip, strlen(p->ip), 0644);
 		}
 	}
-	return gt_net_write_etc(p->dir, pod, p->ip, err);
+	return gt_net_write_etc(p->dir, pod, p->ip, p->a->dns_ip[0] ? p->a->dns_ip : NULL, err);
 }
 
 static void sandbox_down(struct pod *p, const json_t *pod)

@@ -18,8 +18,11 @@ struct gt_api {
 	char *server_url;
 	size_t max_body;
 	_Atomic bool stopping;
-	pthread_mutex_t alloc_lock;   /* cluster IP allocation */
+	pthread_mutex_t alloc_lock;   /* Service IP and port allocation (svcalloc.c) */
 };
+
+/* ---- Service allocations (svcalloc.c; caller holds api->alloc_lock) ---- */
+int gt_svc_allocate(struct gt_api *api, json_t *svc, const json_t *old, struct gt_err *err);
 
 /* A parsed resource URL. */
 struct route {

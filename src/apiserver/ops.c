@@ -134,38 +134,6 @@ static bool is(const struct gt_resource *r, const char *group, const char *kind)
 	return !r->custom && !strcmp(r->group, group) && !strcmp(r->kind, kind);
 }
 
-/* Allocates a ClusterIP from 10.96.0.0/16 not used by another Service. */
-static int mark_ip(struct gt_obj *o, void *ctx)
-{
-	const char *ip = gt_json_str(o->obj, "spec.clusterIP");
-	unsigned a, b, c, d;
-
-	if (ip && sscanf(ip, "%u.%u.%u.%u", &a, &b, &c, &d) == 4 && a == 10 && b == 96 &&
-	    c < 256 && d < 256)
-		((unsigned char *)ctx)[c * 256 + d] = 1;
-	return 0;
-}
-
-static int alloc_cluster_ip(struct gt_api *api, char out[16])
-{
-	unsigned char *used = xcalloc(65536, 1);
-	int r = -ENOSPC;
-
-	used[0] = used[1] = used[10] = 1; /* network, kubernetes, dns */
-	pthread_mutex_lock(&api->alloc_lock);
-	gt_store_list(api->store, "core/services/", NULL, mark_ip, used, NULL);
-	for (unsigned i = 2; i < 65535; i++) {
-		if (!used[i]) {
-			snprintf(out, 16, "10.96.%u.%u", i / 256, i % 256);
-			r = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&api->alloc_lock);
-	free(used);
-	return r;
-}
-
 struct global_default {
 	const json_t *cls;
 };
@@ -250,19 +218,8 @@ static int prepare_create(struct gt_api *api, const struct gt_resource *r, json_
 		json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(obj, "status", st);
 	} else if (is(r, "", "Service")) {
-		const char *type = gt_json_str(obj, "spec.type");
-		const char *ip = gt_json_str(obj, "spec.clusterIP");
-
-		if ((!type || strcmp(type, "ExternalName")) && (!ip || !*ip)) {
-			char buf[16];
-
-			if (alloc_cluster_ip(api, buf) < 0)
-				return gt_err_set(err, -ENOSPC, "no ClusterIP addresses left");
-			gt_json_set_str(obj, "spec.clusterIP", buf);
-			gt_json_set(obj, "spec.clusterIPs", json_pack("[s]", buf));
-		} else if (ip && !gt_json_path(obj, "spec.clusterIPs")) {
-			gt_json_set(obj, "spec.clusterIPs", json_pack("[s]", ip));
-		}
+		gt_defaults_apply(r, obj); /* the type decides what is allocated */
+		return gt_svc_allocate(api, obj, NULL, err); /* under alloc_lock: gt_api_create */
 	} else if (is(r, "", "PersistentVolumeClaim")) {
 		/* the StorageObjectInUseProtection admission plugin's finalizer:
 		 * a claim in use by a pod is deleted only once no pod uses it */
@@ -325,7 +282,7 @@ static int admit(const struct gt_resource *r, json_t *obj, const json_t *old,
 	return gt_validate(r, obj, old, err);
 }
 
-int gt_api_create(struct gt_api *api, const struct gt_resource *r, const char *ns,
+static int create(struct gt_api *api, const struct gt_resource *r, const char *ns,
 		  json_t *obj, const struct gt_write_opts *o, struct gt_obj **out,
 		  struct gt_err *err)
 {
@@ -480,9 +437,9 @@ static json_t *merge_for_update(const struct gt_resource *r, const json_t *cur, 
 	return res;
 }
 
-static int finish_update(struct gt_api *api, const struct gt_resource *r, const char *ns,
-			 const char *name, struct gt_obj *cur, json_t *res,
-			 const struct gt_write_opts *o, struct gt_obj **out, struct gt_err *err)
+static int update(struct gt_api *api, const struct gt_resource *r, const char *ns,
+		  const char *name, struct gt_obj *cur, json_t *res,
+		  const struct gt_write_opts *o, struct gt_obj **out, struct gt_err *err)
 {
 	char key[768];
 	json_t *fin;
@@ -518,7 +475,8 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 			}
 		}
 	}
-	if ((rc = admit(r, res, cur->obj, err)) < 0) {
+	if ((rc = admit(r, res, cur->obj, err)) < 0 ||
+	    (is(r, "", "Service") && (rc = gt_svc_allocate(api, res, cur->obj, err)) < 0)) {
 		json_decref(res);
 		return rc;
 	}
@@ -562,6 +520,36 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 	rc = gt_store_write(api->store, GT_WRITE_UPDATE, key, res, cur->mod_rev, out, err);
 	if (rc == 0)
 		after_write(r, (*out)->obj, false);
+	return rc;
+}
+
+/* Services allocate addresses and ports: one writer at a time from the
+ * allocation to the stored write (svcalloc.c). */
+static int finish_update(struct gt_api *api, const struct gt_resource *r, const char *ns,
+			 const char *name, struct gt_obj *cur, json_t *res,
+			 const struct gt_write_opts *o, struct gt_obj **out, struct gt_err *err)
+{
+	int rc;
+
+	if (!is(r, "", "Service"))
+		return update(api, r, ns, name, cur, res, o, out, err);
+	pthread_mutex_lock(&api->alloc_lock);
+	rc = update(api, r, ns, name, cur, res, o, out, err);
+	pthread_mutex_unlock(&api->alloc_lock);
+	return rc;
+}
+
+int gt_api_create(struct gt_api *api, const struct gt_resource *r, const char *ns,
+		  json_t *obj, const struct gt_write_opts *o, struct gt_obj **out,
+		  struct gt_err *err)
+{
+	int rc;
+
+	if (!is(r, "", "Service"))
+		return create(api, r, ns, obj, o, out, err);
+	pthread_mutex_lock(&api->alloc_lock);
+	rc = create(api, r, ns, obj, o, out, err);
+	pthread_mutex_unlock(&api->alloc_lock);
 	return rc;
 }
 

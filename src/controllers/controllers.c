@@ -14,7 +14,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
-	struct gt_loop gc, rs, deploy;
+	struct gt_loop gc, rs, deploy, endpoints;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -32,6 +32,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 		return;
 	gt_loop_stop(&c->gc);
 	gt_loop_stop(&c->deploy);
+	gt_loop_stop(&c->endpoints);
 	gt_loop_stop(&c->rs);
 	gt_scheduler_stop(c->sched);
 	free(c->pv_root);
@@ -56,7 +57,10 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				  .retry_ms = 2000 };
 	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	c->endpoints = (struct gt_loop){ .api = api, .relevant = gt_endpoints_relevant,
+					 .pass = gt_endpoints_pass, .retry_ms = 2000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	    gt_loop_start(&c->endpoints, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;

@@ -76,6 +76,10 @@ int gt_rs_pass(struct gt_api *api, void *ctx);
 bool gt_deploy_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_deploy_pass(struct gt_api *api, void *ctx);
 
+/* Endpoints and EndpointSlices of Services (endpoints.c). */
+bool gt_endpoints_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_endpoints_pass(struct gt_api *api, void *ctx);
+
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"
 #define GT_PODGROUP_VERSION "v1alpha1"

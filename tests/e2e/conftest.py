@@ -510,6 +510,7 @@ def agent_server(new_server, node, *extra):
                      *args, agent=True)
     srv.node, srv.agent_root, srv.pod_uids = node, os.path.join(srv.data_dir, "agent"), set()
     srv.subnet = args[args.index("--subnet") + 1] if "--subnet" in args else "10.88.0.0/16"
+    srv.bridge = args[args.index("--bridge") + 1] if "--bridge" in args else "gantry0"
     wait_node_ready(srv)
     return srv
 
