@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import Agents, _ns_name, poll
+from conftest import VERSIONS, Agents, _ns_name, poll
 
 AGENTS = ["multi-a", "multi-b"]
 
@@ -78,3 +78,84 @@ def test_scheduler_spreads_pods_over_agents(cluster):
     assert cond and cond[0]["status"] == "False" and cond[0]["reason"] == "Unschedulable", left
     assert cond[0]["message"] == ("0/2 nodes are available: 2 node(s) didn't match pod "
                                   "anti-affinity rules."), cond
+
+
+def test_deployment_across_agents_with_a_service(cluster):
+    """A Deployment spreads over both agents; its Service is reached by name
+    from a pod on each agent (the proxy and DNS of each agent, traffic
+    crossing between the two pod networks); a rolling update succeeds with
+    `rollout status`, `undo` restores the old template, and a deleted pod
+    is replaced."""
+    srv = cluster
+    ns = srv.make_ns(_ns_name("multi-deploy"))
+    web = ("mkdir -p /tmp/w && echo $VERSION-$(hostname) > /tmp/w/index.html && cd /tmp/w && "
+           "exec python3 -m http.server 8080")
+
+    def dep(version):
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                         "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                         "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                             "containers": [{"name": "web", "image": "host",
+                                             "command": ["sh", "-c", web],
+                                             "env": [{"name": "VERSION", "value": version}],
+                                             "resources": {"requests": {"cpu": "100m"}},
+                                             "ports": [{"containerPort": 8080}],
+                                             "readinessProbe": {"tcpSocket": {"port": 8080},
+                                                                "periodSeconds": 1}}]}}}}
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns, dep("v1"))
+    srv.create("/api/v1/namespaces/%s/services" % ns, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    for v in VERSIONS:
+        r = srv.kubectl(v, "rollout", "status", "deployment/web", "-n", ns, "--timeout=90s",
+                        timeout=100)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def pods():
+        return [p for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+    nodes = sorted(p["spec"].get("nodeName") for p in pods())
+    assert nodes == sorted(AGENTS), nodes
+
+    def fetch_from(node, name, n=8):
+        script = ("for i in $(seq %d); do python3 -c \"import urllib.request as u; "
+                  "print(u.urlopen('http://web/', timeout=5).read().decode().strip())\" "
+                  "|| echo ERR; done" % n)
+        srv.create("/api/v1/namespaces/%s/pods" % ns, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node, "restartPolicy": "Never", "containers": [{
+                "name": "c", "image": "host", "command": ["sh", "-c", script]}]}})
+        path = "/api/v1/namespaces/%s/pods/%s" % (ns, name)
+        assert poll(lambda: srv.get(path)["status"].get("phase") in ("Succeeded", "Failed"), 60)
+        out = srv.request("GET", path + "/log").body.decode().split()
+        srv.request("DELETE", path, {"gracePeriodSeconds": 0})
+        return out
+    for node in AGENTS:
+        got = fetch_from(node, "c-" + node)
+        assert len(got) == 8 and all(g.startswith("v1-web-") for g in got), got
+    # rolling update to v2, then undo back to v1
+    r = srv.kubectl("1.33", "set", "env", "deployment/web", "-n", ns, "VERSION=v2")
+    assert r.returncode == 0, r.stderr
+    r = srv.kubectl("1.33", "rollout", "status", "deployment/web", "-n", ns, "--timeout=90s",
+                    timeout=100)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert poll(lambda: all(g.startswith("v2-") for g in fetch_from(AGENTS[0], "c-v2", 4)), 10)
+    r = srv.kubectl("1.20", "rollout", "undo", "deployment/web", "-n", ns)
+    assert r.returncode == 0, r.stderr
+    r = srv.kubectl("1.20", "rollout", "status", "deployment/web", "-n", ns, "--timeout=90s",
+                    timeout=100)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = fetch_from(AGENTS[1], "c-undo", 4)
+    assert all(g.startswith("v1-") for g in got), got
+    # a deleted pod is replaced
+    victim = [p for p in pods() if p["metadata"]["labels"].get("app") == "web"][0]
+    srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, victim["metadata"]["name"]))
+
+    def replaced():
+        ps = [p for p in pods() if p["metadata"]["labels"].get("app") == "web"]
+        return (len(ps) == 2 and victim["metadata"]["name"] not in
+                {p["metadata"]["name"] for p in ps} and
+                all(any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in p["status"].get("conditions", [])) for p in ps))
+    assert poll(replaced, 60), [(p["metadata"]["name"], p["status"].get("phase")) for p in pods()]
