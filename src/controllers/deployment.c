@@ -135,6 +135,13 @@ static int set_revision(json_t *obj, void *ctx, struct gt_err *err)
 	return 0;
 }
 
+static int set_min_ready(json_t *obj, void *ctx, struct gt_err *err)
+{
+	(void)err;
+	gt_json_set(obj, "spec.minReadySeconds", json_integer(*(int64_t *)ctx));
+	return 0;
+}
+
 /* Creates the ReplicaSet of the current template (0 replicas: scaled after). */
 static void create_rs(struct gt_api *api, const json_t *d, const char *hash, int64_t rev)
 {
@@ -161,12 +168,13 @@ static void create_rs(struct gt_api *api, const json_t *d, const char *hash, int
 	snprintf(rname, sizeof(rname), "%.200s-%s", name, hash);
 	snprintf(revs, sizeof(revs), "%lld", (long long)rev);
 	rs = json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:s},s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},"
-		       "s:{s:i,s:o,s:o}}",
+		       "s:{s:i,s:I,s:o,s:o}}",
 		       "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", rname,
 		       "labels", json_deep_copy(labels), "annotations", REVISION, revs, "ownerReferences",
 		       "apiVersion", "apps/v1", "kind", "Deployment", "name", name, "uid",
 		       gt_json_str(d, "metadata.uid") ?: "", "controller", 1, "blockOwnerDeletion", 1,
-		       "spec", "replicas", 0, "selector", sel, "template", tpl);
+		       "spec", "replicas", 0, "minReadySeconds", (json_int_t)num(d, "spec.minReadySeconds"),
+		       "selector", sel, "template", tpl);
 	gt_err_clear(&err);
 	if (rs && gt_api_create(api, gt_registry_find("apps", "v1", "replicasets"), ns, rs, NULL,
 				&out, &err) < 0 && err.code != -EEXIST)
@@ -176,9 +184,61 @@ static void create_rs(struct gt_api *api, const json_t *d, const char *hash, int
 
 struct dstatus {
 	int64_t replicas, updated, ready, available, unavailable, generation;
-	bool complete, available_ok;
-	const char *revision;
+	bool complete, available_ok, paused;
+	int64_t deadline;       /* progressDeadlineSeconds */
+	const char *rs_name;    /* the new ReplicaSet */
+	bool timed_out;         /* out: Progressing turned False */
 };
+
+/*
+ * The Progressing condition as Kubernetes keeps it: lastUpdateTime moves
+ * whenever the rollout makes progress (replica counts change), and a
+ * rollout with no progress for progressDeadlineSeconds turns it False
+ * (ProgressDeadlineExceeded), which `kubectl rollout status` reports.
+ */
+static json_t *progressing(const json_t *cur, struct dstatus *st, const char *now)
+{
+	const json_t *old = NULL, *c;
+	const char *last = now, *since = now, *status = "True", *reason, *old_status;
+	char msg[400];
+	size_t i;
+	bool moved;
+	time_t t;
+
+	json_array_foreach(json_object_get(cur, "conditions"), i, c)
+		if (!strcmp(gt_json_str(c, "type") ?: "", "Progressing"))
+			old = c;
+	moved = num(cur, "replicas") != st->replicas || num(cur, "updatedReplicas") != st->updated ||
+		num(cur, "availableReplicas") != st->available ||
+		num(cur, "readyReplicas") != st->ready || !old;
+	if (!moved && gt_json_str(old, "lastUpdateTime"))
+		last = gt_json_str(old, "lastUpdateTime");
+	if (st->paused) {
+		status = "Unknown";
+		reason = "DeploymentPaused";
+		snprintf(msg, sizeof(msg), "Deployment is paused");
+	} else if (st->complete) {
+		reason = "NewReplicaSetAvailable";
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has successfully progressed.", st->rs_name);
+	} else if (st->deadline >= 0 && gt_time_parse(last, &t) == 0 &&
+		   t + st->deadline < time(NULL)) {
+		status = "False";
+		reason = "ProgressDeadlineExceeded";
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has timed out progressing.", st->rs_name);
+		st->timed_out = true;
+	} else {
+		reason = "ReplicaSetUpdated";
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" is progressing.", st->rs_name);
+	}
+	old_status = gt_json_str(old, "status");
+	if (old_status && !strcmp(old_status, status) && gt_json_str(old, "lastTransitionTime"))
+		since = gt_json_str(old, "lastTransitionTime");
+	if (st->timed_out && old_status && !strcmp(old_status, "False"))
+		last = gt_json_str(old, "lastUpdateTime") ?: last;
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Progressing", "status", status,
+			 "reason", reason, "message", msg, "lastUpdateTime", last,
+			 "lastTransitionTime", since);
+}
 
 static json_t *condition(const json_t *cur, const char *type, bool ok, const char *reason,
 			 const char *msg, const char *now)
@@ -199,7 +259,7 @@ static json_t *condition(const json_t *cur, const char *type, bool ok, const cha
 
 static int set_dstatus(json_t *obj, void *ctx, struct gt_err *err)
 {
-	const struct dstatus *st = ctx;
+	struct dstatus *st = ctx;
 	json_t *cur = json_object_get(obj, "status"), *conds, *want;
 	char now[32];
 
@@ -211,10 +271,7 @@ static int set_dstatus(json_t *obj, void *ctx, struct gt_err *err)
 				    "MinimumReplicasUnavailable",
 				    st->available_ok ? "Deployment has minimum availability." :
 				    "Deployment does not have minimum availability.", now),
-			  condition(json_object_get(cur, "conditions"), "Progressing", true,
-				    st->complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-				    st->complete ? "ReplicaSet has successfully progressed." :
-				    "ReplicaSet is progressing.", now));
+			  progressing(cur, st, now));
 	want = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "replicas", (json_int_t)st->replicas,
 			 "updatedReplicas", (json_int_t)st->updated, "readyReplicas",
 			 (json_int_t)st->ready, "availableReplicas", (json_int_t)st->available,
@@ -288,10 +345,33 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		gt_grow((void **)&old, &cap, nold + 1, sizeof(*old));
 		old[nold++] = rs;
 	}
-	if (!cur) {
+	st.paused = gt_json_bool(d, "spec.paused", false);
+	if (!cur && st.paused && nold) {
+		/* a paused deployment rolls nothing out: report on the newest */
+		qsort(old, nold, sizeof(*old), by_revision);
+		cur = old[--nold];
+	} else if (!cur) {
 		create_rs(api, d, hash, maxrev + 1);
 		free(old);
 		return 1; /* the next pass scales it */
+	}
+	if (!st.paused && num(cur, "spec.minReadySeconds") != num(d, "spec.minReadySeconds")) {
+		int64_t m = num(d, "spec.minReadySeconds");
+
+		gt_api_modify(api, gt_registry_find("apps", "v1", "replicasets"), ns,
+			      gt_json_str(cur, "metadata.name"), GT_PART_MAIN, set_min_ready, &m, NULL,
+			      &out, NULL);
+		gt_obj_unref(out);
+		out = NULL;
+	}
+	if (st.paused) {
+		total = num(cur, "spec.replicas");
+		available = num(cur, "status.availableReplicas");
+		for (size_t i = 0; i < nold; i++) {
+			available += num(old[i], "status.availableReplicas");
+			old_pods += num(old[i], "status.replicas");
+		}
+		goto status;
 	}
 	if (revision(cur) < maxrev) {
 		/* back to an old template (rollout undo): it becomes the newest */
@@ -364,6 +444,7 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 			zero--;
 		}
 	}
+status:
 	st.updated = num(cur, "status.replicas");
 	st.replicas = st.updated + old_pods;
 	st.ready = num(cur, "status.readyReplicas");
@@ -379,6 +460,9 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		st.available_ok = available >= want - unavail;
 	}
 	st.complete = st.updated == want && num(cur, "status.availableReplicas") == want && !old_pods;
+	st.deadline = 600;
+	gt_json_int(d, "spec.progressDeadlineSeconds", &st.deadline);
+	st.rs_name = gt_json_str(cur, "metadata.name");
 	snprintf(revs, sizeof(revs), "%lld", (long long)(revision(cur) > maxrev ? revision(cur) : maxrev));
 	gt_api_modify(api, dr, ns, gt_json_str(d, "metadata.name"), GT_PART_MAIN, set_drevision,
 		      revs, NULL, &out, NULL);
@@ -388,7 +472,7 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 		      NULL, &out, NULL);
 	gt_obj_unref(out);
 	free(old);
-	return !st.complete;
+	return !st.complete && !st.paused && !st.timed_out;
 }
 
 int gt_deploy_pass(struct gt_api *api, void *ctx)

@@ -5,11 +5,13 @@
  * them from spec.template (name "<rs>-<5 random>", its labels, the owner
  * reference) or deleting the surplus (not yet bound first, then not ready,
  * then the newest), and reports status: replicas, fullyLabeledReplicas,
- * readyReplicas, availableReplicas, observedGeneration.  Orphans matching
+ * readyReplicas, availableReplicas (ready for spec.minReadySeconds),
+ * observedGeneration.  Orphans matching
  * the selector are adopted, as Kubernetes does.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/selector.h"
 #include "base/log.h"
@@ -28,6 +30,31 @@ static bool ready(const json_t *pod)
 	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
 		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
 			return !strcmp(gt_json_str(c, "status") ?: "", "True");
+	return false;
+}
+
+/* Ready for at least min_ready seconds (Kubernetes' IsPodAvailable); a
+ * pod ready for less sets *later. */
+static bool available(const json_t *pod, int64_t min_ready, time_t now, bool *later)
+{
+	const json_t *c;
+	size_t i;
+
+	if (!ready(pod))
+		return false;
+	if (min_ready <= 0)
+		return true;
+	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c) {
+		time_t since = 0;
+
+		if (strcmp(gt_json_str(c, "type") ?: "", "Ready"))
+			continue;
+		if (gt_time_parse(gt_json_str(c, "lastTransitionTime"), &since) == 0 &&
+		    since + min_ready <= now)
+			return true;
+		*later = true;
+		return false;
+	}
 	return false;
 }
 
@@ -195,9 +222,17 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	}
 	st.replicas = (int64_t)n;
 	st.labeled = (int64_t)n;
-	for (size_t k = 0; k < n; k++)
-		st.ready += ready(mine[k]);
-	st.available = st.ready;
+	{
+		int64_t min_ready = 0;
+		bool later = false;
+
+		gt_json_int(rs, "spec.minReadySeconds", &min_ready);
+		for (size_t k = 0; k < n; k++) {
+			st.ready += ready(mine[k]);
+			st.available += available(mine[k], min_ready, time(NULL), &later);
+		}
+		more |= later; /* look again once they have been ready long enough */
+	}
 	gt_json_int(rs, "metadata.generation", &st.generation);
 	gt_api_modify(api, gt_registry_find("apps", "v1", "replicasets"), ns,
 		      gt_json_str(rs, "metadata.name"), GT_PART_STATUS, set_status, &st, NULL, &out,

@@ -140,3 +140,85 @@ spec:
     srv.kubectl(K, "delete", "deploy", "api", "-n", ns)
     assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % ns)["items"] and
                 not rss(), 40)
+
+
+def deploy_body(name, replicas, cmd, **spec):
+    d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                  "template": {"metadata": {"labels": {"app": name}},
+                               "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                   "name": "c", "image": "host", "command": cmd}]}}}}
+    d["spec"].update(spec)
+    return d
+
+
+def test_progress_deadline_fails_the_rollout(srv):
+    """A rollout whose pods never become ready turns Progressing False
+    (ProgressDeadlineExceeded) after progressDeadlineSeconds, and `kubectl
+    rollout status` fails saying so (both kubectls)."""
+    ns = srv.make_ns(_ns_name("work-deadline"))
+    d = deploy_body("stuck", 1, ["sleep", "3600"], progressDeadlineSeconds=3)
+    d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["false"]}, "periodSeconds": 1}
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns, d)
+
+    def cond():
+        st = srv.get("/apis/apps/v1/namespaces/%s/deployments/stuck" % ns).get("status", {})
+        return {c["type"]: c for c in st.get("conditions", [])}.get("Progressing", {})
+    assert poll(lambda: cond().get("status") == "False", 30), cond()
+    c = cond()
+    assert c["reason"] == "ProgressDeadlineExceeded", c
+    assert c["message"].startswith('ReplicaSet "stuck-') and "timed out progressing" in c["message"]
+    for v in ("1.20", "1.33"):
+        r = srv.kubectl(v, "rollout", "status", "deployment/stuck", "-n", ns, "--timeout=30s",
+                        check=False, timeout=40)
+        assert r.returncode != 0, r.stdout
+        assert 'deployment "stuck" exceeded its progress deadline' in r.stderr, r.stderr
+
+
+def test_paused_deployment_rolls_out_on_resume(srv):
+    ns = srv.make_ns(_ns_name("work-pause"))
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns,
+               deploy_body("p", 1, ["sleep", "3600"]))
+    rss = lambda: srv.get("/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"]
+    assert poll(lambda: len(rss()) == 1, 30)
+    r = srv.kubectl(K, "rollout", "pause", "deployment/p", "-n", ns)
+    assert r.returncode == 0, r.stderr
+    r = srv.kubectl(K, "set", "env", "deployment/p", "-n", ns, "X=1")
+    assert r.returncode == 0, r.stderr
+
+    def progressing():
+        st = srv.get("/apis/apps/v1/namespaces/%s/deployments/p" % ns).get("status", {})
+        return {c["type"]: c for c in st.get("conditions", [])}.get("Progressing", {})
+    assert poll(lambda: progressing().get("reason") == "DeploymentPaused", 15), progressing()
+    assert len(rss()) == 1  # nothing rolled out while paused
+    r = srv.kubectl("1.20", "rollout", "resume", "deployment/p", "-n", ns)
+    assert r.returncode == 0, r.stderr
+    assert poll(lambda: len(rss()) == 2, 30), rss()
+    r = srv.kubectl(K, "rollout", "status", "deployment/p", "-n", ns, "--timeout=60s", timeout=70)
+    assert r.returncode == 0, r.stdout + r.stderr
+    pods = active_pods(srv, ns, "p")
+    assert poll(lambda: [e for p in active_pods(srv, ns, "p")
+                         for e in p["spec"]["containers"][0].get("env", [])] ==
+                [{"name": "X", "value": "1"}], 30), pods
+
+
+def test_min_ready_seconds_delays_availability(srv):
+    """A pod counts as available only once it has been ready for
+    minReadySeconds: readyReplicas 1 while availableReplicas is still 0."""
+    ns = srv.make_ns(_ns_name("work-minready"))
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns,
+               deploy_body("m", 1, ["sleep", "3600"], minReadySeconds=4))
+    seen = []
+
+    def status():
+        rs = srv.get("/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"]
+        st = rs[0].get("status", {}) if rs else {}
+        seen.append((st.get("readyReplicas", 0), st.get("availableReplicas", 0)))
+        return seen[-1]
+    assert poll(lambda: status() == (1, 1), 40), seen
+    assert (1, 0) in seen, seen  # ready first, available later
+    rs = srv.get("/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"][0]
+    assert rs["spec"]["minReadySeconds"] == 4
+    d = srv.get("/apis/apps/v1/namespaces/%s/deployments/m" % ns)
+    assert d["status"]["availableReplicas"] == 1
