@@ -539,10 +539,51 @@ static void crd(json_t *obj)
 	def(spec, "conversion", json_pack("{s:s}", "strategy", "None"));
 }
 
+/* kubeflow.org/v1 PyTorchJob: what the training operator's defaulter sets. */
+static void pytorchjob(json_t *obj)
+{
+	json_t *spec = obj_get(obj, "spec"), *specs = spec ? obj_get(spec, "pytorchReplicaSpecs") : NULL;
+	json_t *rs, *c;
+	const char *type;
+	size_t i;
+
+	if (!spec)
+		return;
+	def_str(spec, "nprocPerNode", "auto");
+	def_str(obj_member(spec, "runPolicy"), "cleanPodPolicy", "None");
+	json_object_foreach(specs, type, rs) {
+		if (!json_is_object(rs))
+			continue;
+		def_int(rs, "replicas", 1);
+		def_str(rs, "restartPolicy", "OnFailure");
+		pod_template(obj_get(rs, "template"), PS_NO_RESTART);
+		json_array_foreach(gt_json_path(rs, "template.spec.containers"), i, c) {
+			json_t *ports, *p;
+			size_t k;
+			bool has = false;
+
+			if (!json_is_object(c) || strcmp(gt_json_str(c, "name") ?: "", "pytorch"))
+				continue;
+			ports = json_object_get(c, "ports");
+			if (!ports || json_is_null(ports)) {
+				ports = json_array();
+				json_object_set_new(c, "ports", ports);
+			}
+			json_array_foreach(ports, k, p)
+				has |= !strcmp(gt_json_str(p, "name") ?: "", "pytorchjob-port");
+			if (!has && json_is_array(ports))
+				json_array_append_new(ports, json_pack("{s:s,s:i,s:s}", "name",
+								       "pytorchjob-port", "containerPort",
+								       23456, "protocol", "TCP"));
+		}
+	}
+}
+
 static const struct {
 	const char *group, *kind;
 	void (*fn)(json_t *obj);
 } rows[] = {
+	{ "kubeflow.org", "PyTorchJob", pytorchjob },
 	{ "", "Pod", pod },
 	{ "", "Service", service },
 	{ "", "Namespace", namespace },

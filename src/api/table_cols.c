@@ -859,6 +859,39 @@ static void default_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj
 	add_age(cells, obj, "metadata.creationTimestamp", now);
 }
 
+static const struct gt_table_col ptj_cols[] = {
+	NAME,
+	S("State", 0, "The job's latest condition (Created, Running, Restarting, Succeeded, Failed, Suspended)."),
+	S("Progress", 0, "Steps done of the total, as rank 0 reports them."),
+	S("Loss", 0, "The latest loss rank 0 reported."),
+	S("ETA", 0, "Time left at the current pace."),
+	I("Restarts", 0, "Whole-gang restarts so far."),
+	AGE,
+};
+
+static void ptj_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, time_t now)
+{
+	const json_t *conds = gt_json_path(obj, "status.conditions"), *c;
+	const char *state = "";
+	size_t i;
+
+	add_str(cells, str(obj, "metadata.name"));
+	json_array_foreach(conds, i, c)
+		if (!strcmp(str(c, "status"), "True"))
+			state = str(c, "type");
+	add_str(cells, state);
+	if (gt_json_path(obj, "status.progress.step"))
+		add_fmt(cells, "%s (%lld/%lld)", str(obj, "status.progress.percent"),
+			(long long)num(obj, "status.progress.step", 0),
+			(long long)num(obj, "status.progress.totalSteps", 0));
+	else
+		add_str(cells, "");
+	add_str(cells, str(obj, "status.progress.loss"));
+	add_str(cells, str(obj, "status.progress.eta"));
+	json_array_append_new(cells, json_integer(num(obj, "status.restarts", 0)));
+	add_age(cells, obj, "metadata.creationTimestamp", now);
+}
+
 #define KIND(g, k, cols, fill) { g, k, cols, GT_ARRAY_SIZE(cols), fill }
 
 static const struct gt_table_kind kinds[] = {
@@ -878,6 +911,7 @@ static const struct gt_table_kind kinds[] = {
 	KIND("apps", "DaemonSet", ds_cols, ds_fill),
 	KIND("batch", "Job", job_cols, job_fill),
 	KIND("batch", "CronJob", cronjob_cols, cronjob_fill),
+	KIND("kubeflow.org", "PyTorchJob", ptj_cols, ptj_fill),
 	KIND("coordination.k8s.io", "Lease", lease_cols, lease_fill),
 	KIND("scheduling.k8s.io", "PriorityClass", pc_cols, pc_fill),
 	KIND("apiextensions.k8s.io", "CustomResourceDefinition", crd_cols, crd_fill),

@@ -45,6 +45,11 @@ json_t *gt_status_object(const struct gt_err *err, const struct route *rt);
 void gt_reply_errorf(struct gt_http_req *req, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A client for node's agent (logs.c). */
+struct gt_client;
+int gt_api_agent_client(struct gt_api *api, const char *nodename, struct gt_client **out,
+			struct gt_err *err);
+
 /* ---- handlers ---- */
 void gt_handle_discovery(struct gt_api *api, struct gt_http_req *req, const char *path);
 bool gt_is_discovery_path(const char *path);

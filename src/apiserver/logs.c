@@ -112,19 +112,77 @@ static void free_stream(void *arg)
 	free(s);
 }
 
+/* A client for the agent of node (its published log endpoint). */
+int gt_api_agent_client(struct gt_api *api, const char *nodename, struct gt_client **out,
+			struct gt_err *err)
+{
+	struct gt_obj *node = NULL;
+	const char *addr;
+	char url[300];
+	int64_t port = 0;
+	json_t *a;
+	size_t i;
+	int rc;
+
+	if (!nodename || !*nodename ||
+	    gt_api_get(api, gt_registry_find("", "v1", "nodes"), "", nodename, &node, NULL) < 0)
+		return gt_err_set(err, -ENOENT, "node \"%s\" not found", nodename ?: "");
+	/* The agent publishes where its endpoint listens (it may be loopback
+	 * only); otherwise the node's InternalIP and kubelet port. */
+	addr = json_string_value(json_object_get(gt_json_path(node->obj, "metadata.annotations"),
+						 GT_AGENT_ENDPOINT_ANNOTATION));
+	if (addr) {
+		snprintf(url, sizeof(url), "http://%s", addr);
+	} else {
+		json_array_foreach(gt_json_path(node->obj, "status.addresses"), i, a)
+			if (!strcmp(gt_json_str(a, "type") ?: "", "InternalIP"))
+				addr = gt_json_str(a, "address");
+		gt_json_int(node->obj, "status.daemonEndpoints.kubeletEndpoint.Port", &port);
+		if (!addr || port <= 0) {
+			gt_obj_unref(node);
+			return gt_err_set(err, -EIO, "node %s publishes no log endpoint", nodename);
+		}
+		snprintf(url, sizeof(url), "http://%s:%lld", addr, (long long)port);
+	}
+	gt_obj_unref(node);
+	{
+		struct gt_client_config cc = { .server_url = url, .token = api->token, .timeout_s = 30 };
+
+		rc = gt_client_new(&cc, out, err);
+	}
+	return rc;
+}
+
+int gt_api_pod_log_tail(struct gt_api *api, const json_t *pod, const char *container, int lines,
+			char **body, size_t *len, struct gt_err *err)
+{
+	struct gt_client *client = NULL;
+	char path[1024];
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	if ((rc = gt_api_agent_client(api, gt_json_str(pod, "spec.nodeName"), &client, err)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/containerLogs/%s/%s/%s?tailLines=%d",
+		 gt_json_str(pod, "metadata.namespace") ?: "", gt_json_str(pod, "metadata.name") ?: "",
+		 container, lines);
+	rc = gt_client_get_text(client, path, body, len, err);
+	gt_client_free(client);
+	return rc;
+}
+
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt)
 {
 	static const char *fwd[] = { "follow", "previous", "tailLines", "sinceSeconds",
 				     "timestamps", "limitBytes" };
-	struct gt_obj *pod = NULL, *node = NULL;
-	const char *cname, *nodename, *addr = NULL;
-	char msg[512], url[300];
+	struct gt_obj *pod = NULL;
+	const char *cname, *nodename;
+	char msg[512];
 	struct gt_buf path = GT_BUF_INIT;
 	struct gt_client *client = NULL;
 	struct gt_err err;
-	int64_t port = 0;
-	json_t *a;
 	size_t i;
 	bool follow = false;
 
@@ -139,36 +197,18 @@ void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route
 		gt_reply_errorf(req, -EINVAL, "%s", msg);
 		goto out;
 	}
-	if (!nodename || !*nodename ||
-	    gt_api_get(api, gt_registry_find("", "v1", "nodes"), "", nodename, &node, NULL) < 0) {
+	if (!nodename || !*nodename) {
 		gt_reply_errorf(req, -EINVAL, "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
 				cname, rt->name);
 		goto out;
 	}
-	/* The agent publishes where its endpoint listens (it may be loopback
-	 * only); otherwise the node's InternalIP and kubelet port. */
-	addr = json_string_value(json_object_get(gt_json_path(node->obj, "metadata.annotations"),
-						 GT_AGENT_ENDPOINT_ANNOTATION));
-	if (addr) {
-		snprintf(url, sizeof(url), "http://%s", addr);
-	} else {
-		json_array_foreach(gt_json_path(node->obj, "status.addresses"), i, a)
-			if (!strcmp(gt_json_str(a, "type") ?: "", "InternalIP"))
-				addr = gt_json_str(a, "address");
-		gt_json_int(node->obj, "status.daemonEndpoints.kubeletEndpoint.Port", &port);
-		if (!addr || port <= 0) {
-			gt_reply_errorf(req, -EIO, "node %s publishes no log endpoint", nodename);
-			goto out;
-		}
-		snprintf(url, sizeof(url), "http://%s:%lld", addr, (long long)port);
-	}
-	{
-		struct gt_client_config cc = { .server_url = url, .token = api->token, .timeout_s = 30 };
-
-		if (gt_client_new(&cc, &client, &err) < 0) {
+	if (gt_api_agent_client(api, nodename, &client, &err) < 0) {
+		if (err.code == -ENOENT)
+			gt_reply_errorf(req, -EINVAL, "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
+					cname, rt->name);
+		else
 			gt_reply_error(req, &err, NULL);
-			goto out;
-		}
+		goto out;
 	}
 	gt_buf_init(&path);
 	gt_buf_addf(&path, "/containerLogs/%s/%s/%s?", rt->ns, rt->name, cname);
@@ -215,5 +255,4 @@ void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route
 out:
 	gt_buf_release(&path);
 	gt_obj_unref(pod);
-	gt_obj_unref(node);
 }

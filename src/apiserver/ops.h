@@ -87,6 +87,13 @@ int gt_api_bind(struct gt_api *api, const char *ns, const char *name, const char
 		struct gt_obj **out, struct gt_err *err);
 
 /* The store under the api (borrowed). */
+/*
+ * The last `lines` lines of a container's log, fetched from the agent that
+ * runs pod (a Pod object).  *body (malloc'd) and *len; 0 or negative errno.
+ */
+int gt_api_pod_log_tail(struct gt_api *api, const json_t *pod, const char *container, int lines,
+			char **body, size_t *len, struct gt_err *err);
+
 struct gt_store *gt_api_store(struct gt_api *api);
 
 #endif

@@ -14,7 +14,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
-	struct gt_loop gc, rs, deploy, endpoints;
+	struct gt_loop gc, rs, deploy, endpoints, ptj;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -33,6 +33,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 	gt_loop_stop(&c->gc);
 	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->endpoints);
+	gt_loop_stop(&c->ptj);
 	gt_loop_stop(&c->rs);
 	gt_scheduler_stop(c->sched);
 	free(c->pv_root);
@@ -59,7 +60,10 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
 	c->endpoints = (struct gt_loop){ .api = api, .relevant = gt_endpoints_relevant,
 					 .pass = gt_endpoints_pass, .retry_ms = 2000 };
+	c->ptj = (struct gt_loop){ .api = api, .relevant = gt_ptj_relevant, .pass = gt_ptj_pass,
+				   .retry_ms = 2000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	    gt_loop_start(&c->ptj, err) < 0 ||
 	    gt_loop_start(&c->endpoints, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
 		gt_controllers_stop(c);

@@ -80,6 +80,10 @@ int gt_deploy_pass(struct gt_api *api, void *ctx);
 bool gt_endpoints_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_endpoints_pass(struct gt_api *api, void *ctx);
 
+/* PyTorchJobs (pytorchjob.c on the training-job engine, trainjob.c). */
+bool gt_ptj_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_ptj_pass(struct gt_api *api, void *ctx);
+
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"
 #define GT_PODGROUP_VERSION "v1alpha1"
