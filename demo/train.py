@@ -103,7 +103,7 @@ def main():
         tokens += BATCH * SEQ * world
         if first_loss is None:
             first_loss = loss.item()
-        if rank == 0 and (step % 5 == 0 or step == STEPS):
+        if rank == 0:
             dt = max(time.time() - t0, 1e-6)
             print("GANTRY_PROGRESS " + json.dumps({
                 "step": step, "total_steps": STEPS, "loss": round(loss.item(), 4),

@@ -42,6 +42,9 @@ void gt_objlist_release(struct gt_objlist *l);
 
 /* Whether a pod is done (phase Succeeded or Failed). */
 bool gt_pod_finished(const json_t *pod);
+/* Records an Event about obj (an API object with kind and apiVersion). */
+void gt_event_record(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		     const char *component, const char *msg);
 /* The uid in obj's controller ownerReference (controller: true), or NULL. */
 const char *gt_controller_uid(const json_t *obj);
 

@@ -369,8 +369,10 @@ static void finish(struct job *j, const struct gt_objlist *pods, bool ok, const 
 
 	gt_time_rfc3339(time(NULL), now);
 	gt_tj_condition(j->status, "Running", false, reason, msg);
-	gt_tj_condition(j->status, "Restarting", false, reason, msg);
+	if (gt_tj_has(j->status, "Restarting"))
+		gt_tj_condition(j->status, "Restarting", false, reason, msg);
 	gt_tj_condition(j->status, ok ? "Succeeded" : "Failed", true, reason, msg);
+	gt_event_record(j->api, j->obj, ok ? "Normal" : "Warning", reason, j->k->operator, msg);
 	json_object_set_new(j->status, "completionTime", json_string(now));
 	clean_pods(j, pods);
 }
@@ -524,6 +526,7 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 			 t.failed_type, (long long)t.failed_code, (long long)j.epoch);
 		gt_tj_condition(j.status, "Running", false, R("Restarting"), msg);
 		gt_tj_condition(j.status, "Restarting", true, R("Restarting"), msg);
+		gt_event_record(api, obj, "Warning", R("Restarting"), k->operator, msg);
 		delete_pods(&j, pods, false);
 		more = 1;
 	} else if (k->succeeded(obj, t.c)) {
