@@ -163,7 +163,7 @@ static int put_status(json_t *obj, void *ctx, struct gt_err *err)
 	(void)err;
 	if (gt_json_equal(json_object_get(obj, "status"), ctx))
 		return -EALREADY;
-	json_object_set(obj, "status", ctx);
+	json_object_set_new(obj, "status", json_deep_copy(ctx)); /* ctx stays ours */
 	return 0;
 }
 

@@ -171,17 +171,23 @@ static int put_status(json_t *obj, void *ctx, struct gt_err *err)
 	(void)err;
 	if (gt_json_equal(json_object_get(obj, "status"), ctx))
 		return -EALREADY;
-	json_object_set(obj, "status", ctx);
+	json_object_set_new(obj, "status", json_deep_copy(ctx)); /* ctx stays ours */
 	return 0;
 }
 
 static int write_status(struct sync *s)
 {
 	struct gt_obj *out = NULL;
-	int rc = gt_api_modify(s->j->loop.api, jobs_res(), s->ns, gt_json_str(s->job, "metadata.name"),
-			       GT_PART_STATUS, put_status, s->st, NULL, &out, NULL);
+	struct gt_err err;
+	int rc;
 
+	gt_err_clear(&err);
+	rc = gt_api_modify(s->j->loop.api, jobs_res(), s->ns, gt_json_str(s->job, "metadata.name"),
+			   GT_PART_STATUS, put_status, s->st, NULL, &out, &err);
 	gt_obj_unref(out);
+	if (rc < 0 && rc != -EALREADY && rc != -ENOENT)
+		gt_warn("job %s/%s: cannot write its status: %s", s->ns, gt_json_str(s->job, "metadata.name"),
+			err.msg);
 	return rc == -EALREADY ? 0 : rc;
 }
 
