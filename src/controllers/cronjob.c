@@ -263,7 +263,12 @@ static int cron_pass(struct gt_api *api, void *ctx)
 	if (!wake)
 		return 0;
 	/* the loop runs again once retry_ms has passed since this pass began */
-	wake = wake * 1000 - gt_now_ms() + 200;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wake = wake * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) + 200;
+	}
 	cs->loop.retry_ms = (int)(wake < 100 ? 100 : wake > 600000 ? 600000 : wake);
 	return 1;
 }

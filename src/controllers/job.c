@@ -65,6 +65,15 @@ struct sync {
 	char fail_msg[512];         /* a FailJob rule matched */
 };
 
+/* Due times compare with timestamps: wall-clock milliseconds. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const struct gt_resource *jobs_res(void)
 {
 	return gt_registry_find("batch", "v1", "jobs");
@@ -269,7 +278,7 @@ static void flush(struct sync *s, const char *which, struct backoff *bo)
 	st_set_int(s->st, which, st_int(s->st, which) + moved);
 	if (moved && !strcmp(which, "failed")) {
 		bo->failures += moved;
-		bo->last_ms = gt_now_ms();
+		bo->last_ms = wall_ms();
 	} else if (moved) {
 		bo->failures = 0;
 	}
@@ -280,9 +289,15 @@ static int track(struct sync *s, struct backoff *bo)
 	bool changed = false;
 	bool *drop = xcalloc(s->n + 1, sizeof(*drop));
 
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		time_t at;
+
 		if (s->pods[i].fin && gt_jpod_done(&s->pods[i], s->now))
 			record(s, &s->pods[i], &changed, &drop[i]);
+		else if (s->pods[i].fin && s->pods[i].deleting &&
+			 gt_time_parse(gt_json_str(s->pods[i].obj, "metadata.deletionTimestamp"), &at) == 0)
+			due(s, (int64_t)at * 1000 + 1100); /* its grace period ends: done then */
+	}
 	if (s->fail_msg[0] && !cond_true(s->st, "FailureTarget"))
 		cond_set(s->st, "FailureTarget", "True", "PodFailurePolicy", s->fail_msg, s->now);
 	if (indexed(s)) {
@@ -456,7 +471,7 @@ static int manage(struct sync *s, struct backoff *bo)
 				d *= 2;
 			if (d > cap)
 				d = cap;
-			if (gt_now_ms() < bo->last_ms + d)
+			if (wall_ms() < bo->last_ms + d)
 				wait_ms = bo->last_ms + d;
 		}
 		if (wait_ms) {
@@ -589,7 +604,7 @@ static int job_pass(struct gt_api *api, void *ctx)
 {
 	struct gt_jobs *j = ctx;
 	struct gt_objlist jobs = { 0 }, pods = { 0 };
-	int64_t start = gt_now_ms(), wake = 0;
+	int64_t start = wall_ms(), wake = 0;
 	int more = 0;
 
 	gt_objlist_load(api, "batch/jobs/", &jobs);
