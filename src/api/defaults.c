@@ -448,6 +448,16 @@ static void job(json_t *obj)
 	}
 	def_str(spec, "completionMode", "NonIndexed");
 	def(spec, "suspend", json_false());
+	{
+		/* SetDefaults_PodFailurePolicyOnPodConditionsPattern: status True */
+		json_t *rules = json_object_get(obj_get(spec, "podFailurePolicy"), "rules"), *r, *c;
+		size_t i, j;
+
+		json_array_foreach(rules, i, r)
+			json_array_foreach(json_is_object(r) ? json_object_get(r, "onPodConditions") : NULL, j, c)
+				if (json_is_object(c))
+					def_str(c, "status", "True");
+	}
 	def_str(spec, "podReplacementPolicy",
 		absent(spec, "podFailurePolicy") ? "TerminatingOrFailed" : "Failed");
 	pod_template(obj_get(spec, "template"), PS_NO_RESTART);

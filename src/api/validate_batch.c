@@ -10,11 +10,111 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/cron.h"
 #include "api/validate_int.h"
 
 /* ---- Job ---- */
 
 static const char *const job_restart[] = { "OnFailure", "Never", NULL };
+
+static bool has_container(const json_t *pspec, const char *name)
+{
+	static const char *const lists[] = { "containers", "initContainers" };
+
+	for (size_t l = 0; l < GT_ARRAY_SIZE(lists); l++)
+		for (size_t i = 0; i < gt_vld_len(gt_vld_get(pspec, lists[l])); i++)
+			if (!strcmp(gt_vld_str(json_array_get(gt_vld_get(pspec, lists[l]), i), "name") ?: "", name))
+				return true;
+	return false;
+}
+
+static void exit_codes(struct gt_vld *v, const json_t *ec, const json_t *pspec, const char *base)
+{
+	static const char *const ops[] = { "In", "NotIn", NULL };
+	const char *op = gt_vld_str(ec, "operator"), *cn = gt_vld_str(ec, "containerName");
+	const json_t *vals = gt_vld_get(ec, "values");
+	char p[GT_VLD_PATH];
+	int64_t prev = 0;
+
+	if (cn && !has_container(pspec, cn))
+		gt_vld_invalid_str(v, gt_vld_path(p, "%s.containerName", base), cn,
+				   "must be one of the container or initContainer names in the pod template");
+	if (!op || (strcmp(op, "In") && strcmp(op, "NotIn")))
+		gt_vld_not_supported(v, gt_vld_path(p, "%s.operator", base), op ? op : "", ops);
+	if (!gt_vld_len(vals))
+		gt_vld_invalid(v, gt_vld_path(p, "%s.values", base), "[]int32{}",
+			       "at least one value is required");
+	else if (gt_vld_len(vals) > 255)
+		gt_vld_add(v, gt_vld_path(p, "%s.values", base), "FieldValueTooMany",
+			   "Too many: must have at most 255 items");
+	for (size_t i = 0; i < gt_vld_len(vals); i++) {
+		int64_t x = json_integer_value(json_array_get(vals, i));
+
+		gt_vld_path(p, "%s.values[%zu]", base, i);
+		if (op && !strcmp(op, "In") && x == 0)
+			gt_vld_invalid_int(v, p, x, "must not be 0 for the In operator");
+		else if (i > 0 && x == prev) {
+			char d[32];
+
+			snprintf(d, sizeof(d), "%lld", (long long)x);
+			gt_vld_duplicate(v, p, d);
+		}
+		else if (i > 0 && x < prev)
+			gt_vld_invalid_int(v, p, x, "must be ordered");
+		prev = x;
+	}
+}
+
+/* validatePodFailurePolicy (FailIndex needs backoffLimitPerIndex, which is not served). */
+static void pod_failure_policy(struct gt_vld *v, const json_t *spec, const char *path)
+{
+	static const char *const actions[] = { "Count", "FailIndex", "FailJob", "Ignore", NULL };
+	static const char *const statuses[] = { "False", "True", "Unknown", NULL };
+	const json_t *pfp = gt_vld_get(spec, "podFailurePolicy");
+	const json_t *rules = gt_vld_get(pfp, "rules");
+	const json_t *pspec = gt_json_path(spec, "template.spec");
+	const char *rp = json_string_value(gt_json_path(spec, "template.spec.restartPolicy"));
+	char p[GT_VLD_PATH], q[GT_VLD_PATH];
+
+	if (!pfp || json_is_null(pfp))
+		return;
+	if (rp && strcmp(rp, "Never"))
+		gt_vld_invalid_str(v, gt_vld_path(p, "%s.template.spec.restartPolicy", path), rp,
+				   "only \"Never\" is supported when podFailurePolicy is specified");
+	if (gt_vld_len(rules) > 20)
+		gt_vld_add(v, gt_vld_path(p, "%s.podFailurePolicy.rules", path), "FieldValueTooMany",
+			   "Too many: must have at most 20 items");
+	for (size_t i = 0; i < gt_vld_len(rules); i++) {
+		const json_t *r = json_array_get(rules, i);
+		const char *act = gt_vld_str(r, "action");
+		const json_t *ec = gt_vld_get(r, "onExitCodes"), *pc = gt_vld_get(r, "onPodConditions");
+		bool has_ec = ec && !json_is_null(ec), has_pc = gt_vld_len(pc) > 0;
+
+		gt_vld_path(p, "%s.podFailurePolicy.rules[%zu]", path, i);
+		if (!act || (strcmp(act, "Count") && strcmp(act, "FailIndex") && strcmp(act, "FailJob") &&
+			     strcmp(act, "Ignore")))
+			gt_vld_not_supported(v, gt_vld_path(q, "%s.action", p), act ? act : "", actions);
+		else if (!strcmp(act, "FailIndex"))
+			gt_vld_invalid_str(v, gt_vld_path(q, "%s.action", p), act,
+					   "requires the backoffLimitPerIndex to be set");
+		if (has_ec && has_pc)
+			gt_vld_invalid(v, p, "", "specifying both OnExitCodes and OnPodConditions is not supported");
+		else if (!has_ec && !has_pc)
+			gt_vld_invalid(v, p, "", "specifying one of OnExitCodes and OnPodConditions is required");
+		if (has_ec)
+			exit_codes(v, ec, pspec, gt_vld_path(q, "%s.onExitCodes", p));
+		for (size_t j = 0; j < gt_vld_len(pc); j++) {
+			const json_t *c = json_array_get(pc, j);
+			const char *st = gt_vld_str(c, "status");
+
+			if (!gt_vld_has_str(c, "type"))
+				gt_vld_required(v, gt_vld_path(q, "%s.onPodConditions[%zu].type", p, j), "");
+			if (!st || (strcmp(st, "True") && strcmp(st, "False") && strcmp(st, "Unknown")))
+				gt_vld_not_supported(v, gt_vld_path(q, "%s.onPodConditions[%zu].status", p, j),
+						     st ? st : "", statuses);
+		}
+	}
+}
 
 /* validateJobSpec: the part shared by Jobs and CronJob job templates. */
 static void job_spec(struct gt_vld *v, const json_t *spec, const char *path)
@@ -43,6 +143,7 @@ static void job_spec(struct gt_vld *v, const json_t *spec, const char *path)
 						   "must be less than or equal to 100000 when completion mode is Indexed");
 		}
 	}
+	pod_failure_policy(v, spec, path);
 	gt_vld_pod_template(v, tmpl, gt_vld_path(p, "%s.template", path), GT_PS_RESTART_OPTIONAL);
 	/* an absent restartPolicy is what Kubernetes defaults to: Always */
 	if (!rp || (strcmp(rp, "OnFailure") && strcmp(rp, "Never")))
@@ -148,136 +249,6 @@ void gt_vld_job_update(struct gt_vld *v, const json_t *obj, const json_t *old)
 
 /* ---- CronJob ---- */
 
-static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
-				      "sep", "oct", "nov", "dec", NULL };
-static const char *const dows[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL };
-
-/* robfig/cron parseIntOrName / mustParseInt */
-static int cron_int(const char *s, const char *const *names, int base, int *out, char *err, size_t n)
-{
-	char *end;
-	long x;
-
-	for (size_t i = 0; names && names[i]; i++) {
-		if (!strcasecmp(s, names[i])) {
-			*out = (int)i + base;
-			return 0;
-		}
-	}
-	x = strtol(s, &end, 10);
-	if (!*s || *end || (!isdigit((unsigned char)s[0]) && s[0] != '-' && s[0] != '+')) {
-		snprintf(err, n, "failed to parse int from %s: strconv.Atoi: parsing \"%s\": invalid syntax", s, s);
-		return -1;
-	}
-	if (x < 0) {
-		snprintf(err, n, "negative number (%ld) not allowed: %s", x, s);
-		return -1;
-	}
-	*out = x > 100000 ? 100000 : (int)x;
-	return 0;
-}
-
-static int cron_range(const char *expr, int lo, int hi, const char *const *names, int base,
-		      char *err, size_t n)
-{
-	char buf[128];
-	char *slash, *dash;
-	int start, end, step = 1;
-
-	snprintf(buf, sizeof(buf), "%s", expr);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash++ = '\0';
-		if (strchr(slash, '/')) {
-			snprintf(err, n, "too many slashes: %s", expr);
-			return -1;
-		}
-	}
-	dash = strchr(buf, '-');
-	if (!strcmp(buf, "*") || !strcmp(buf, "?")) {
-		start = lo;
-		end = hi;
-	} else {
-		if (dash) {
-			*dash++ = '\0';
-			if (strchr(dash, '-')) {
-				snprintf(err, n, "too many hyphens: %s", expr);
-				return -1;
-			}
-		}
-		if (cron_int(buf, names, base, &start, err, n) < 0)
-			return -1;
-		end = start;
-		if (dash && cron_int(dash, names, base, &end, err, n) < 0)
-			return -1;
-	}
-	if (slash) {
-		if (cron_int(slash, NULL, 0, &step, err, n) < 0)
-			return -1;
-		if (!dash && strcmp(buf, "*") && strcmp(buf, "?"))
-			end = hi;
-	}
-	if (start < lo)
-		snprintf(err, n, "beginning of range (%d) below minimum (%d): %s", start, lo, expr);
-	else if (end > hi)
-		snprintf(err, n, "end of range (%d) above maximum (%d): %s", end, hi, expr);
-	else if (start > end)
-		snprintf(err, n, "beginning of range (%d) beyond end of range (%d): %s", start, end, expr);
-	else if (step == 0)
-		snprintf(err, n, "step of range should be a positive number: %s", expr);
-	else
-		return 0;
-	return -1;
-}
-
-/* cron.ParseStandard: 0 or -1 with err set. */
-static int cron_parse(const char *spec, char *err, size_t n)
-{
-	static const struct { int lo, hi, base; const char *const *names; } f[] = {
-		{ 0, 59, 0, NULL }, { 0, 23, 0, NULL }, { 1, 31, 0, NULL }, { 1, 12, 1, months },
-		{ 0, 6, 0, dows },
-	};
-	static const char *const desc[] = { "@yearly", "@annually", "@monthly", "@weekly", "@daily",
-					    "@midnight", "@hourly", NULL };
-	char *copy, *save = NULL, *tok, *fields[8];
-	int nf = 0, rc = 0;
-
-	while (isspace((unsigned char)*spec))
-		spec++;
-	if (!*spec) {
-		snprintf(err, n, "empty spec string");
-		return -1;
-	}
-	if (*spec == '@') {
-		for (size_t i = 0; desc[i]; i++)
-			if (!strcmp(spec, desc[i]))
-				return 0;
-		if (!strncmp(spec, "@every ", 7))
-			return 0;
-		snprintf(err, n, "unrecognized descriptor: %s", spec);
-		return -1;
-	}
-	copy = xstrdup(spec);
-	for (tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
-		if (nf < (int)GT_ARRAY_SIZE(fields))
-			fields[nf++] = tok;
-		else
-			nf++;
-	if (nf != 5) {
-		snprintf(err, n, "expected exactly 5 fields, found %d: [%s]", nf, spec);
-		free(copy);
-		return -1;
-	}
-	for (int i = 0; i < 5 && !rc; i++) {
-		char *part, *psave = NULL;
-
-		for (part = strtok_r(fields[i], ",", &psave); part && !rc; part = strtok_r(NULL, ",", &psave))
-			rc = cron_range(part, f[i].lo, f[i].hi, f[i].names, f[i].base, err, n);
-	}
-	free(copy);
-	return rc;
-}
-
 void gt_vld_cronjob(struct gt_vld *v, const json_t *obj)
 {
 	static const char *const policies[] = { "Allow", "Forbid", "Replace", NULL };
@@ -287,6 +258,7 @@ void gt_vld_cronjob(struct gt_vld *v, const json_t *obj)
 	const char *sched = gt_vld_str(spec, "schedule");
 	const char *cp = gt_vld_str(spec, "concurrencyPolicy");
 	const char *tz = gt_vld_str(spec, "timeZone");
+	struct gt_cron cron;
 	char err[GT_VLD_MSG];
 
 	if (v->create && name && strlen(name) > 52)
@@ -297,12 +269,15 @@ void gt_vld_cronjob(struct gt_vld *v, const json_t *obj)
 		if (strstr(sched, "TZ"))
 			gt_vld_invalid_str(v, "spec.schedule", sched,
 					   "cannot use TZ or CRON_TZ in schedule, use timeZone field instead");
-		else if (cron_parse(sched, err, sizeof(err)) < 0)
+		else if (gt_cron_parse(sched, &cron, err, sizeof(err)) < 0)
 			gt_vld_invalid_str(v, "spec.schedule", sched, err);
 	}
 	if (tz && !strcasecmp(tz, "Local"))
 		gt_vld_invalid_str(v, "spec.timeZone", tz,
 				   "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones");
+	else if (tz && strcmp(tz, "UTC") && strcmp(tz, "Etc/UTC"))
+		gt_vld_invalid_str(v, "spec.timeZone", tz,
+				   "only UTC (or Etc/UTC) is supported by this server: write the schedule in UTC");
 	gt_vld_nonneg(v, spec, "startingDeadlineSeconds", "spec");
 	if (!cp || !*cp)
 		gt_vld_required(v, "spec.concurrencyPolicy", "");

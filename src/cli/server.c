@@ -36,6 +36,7 @@ struct server_opts {
 	const char *gpu_dev_dir;
 	const char *bridge, *subnet;
 	int backoff_base_ms, backoff_max_ms;
+	int job_backoff_ms;
 	size_t history;
 	size_t max_body;
 };
@@ -62,6 +63,9 @@ static void usage(FILE *f)
 		"  --node-name NAME        the embedded agent's node name (default: host name)\n"
 		"  --backoff-base-ms N     crash-loop back-off start for the embedded agent (10000)\n"
 		"  --backoff-max-ms N      and its cap (300000)\n"
+		"  --job-backoff-ms N      Job controller: delay before re-creating a pod after\n"
+		"                          a failure, doubling with each further failure up to\n"
+		"                          36 times it (default 10000: 10 s, capped at 6 min)\n"
 		"  --bridge NAME           the embedded agent's pod bridge (default gantry0)\n"
 		"  --subnet CIDR           its pod addresses (default 10.88.0.0/16); several\n"
 		"                          agents on one machine need their own bridge and subnet\n"
@@ -95,6 +99,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "subnet", required_argument, NULL, 'S' },
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
+		{ "job-backoff-ms", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -131,6 +136,13 @@ static int parse(int argc, char **argv, struct server_opts *o)
 				o->backoff_base_ms = (int)v;
 			else
 				o->backoff_max_ms = (int)v;
+			break;
+		case 'J':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX / 64) {
+				fprintf(stderr, "gantry server: --job-backoff-ms: need a number of milliseconds (1-33554431)\n");
+				return -1;
+			}
+			o->job_backoff_ms = (int)v;
 			break;
 		case 'w':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
@@ -312,6 +324,7 @@ int gt_cmd_server(int argc, char **argv)
 	{
 		struct gt_controllers_config ccfg = {
 			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
+			.job_backoff_ms = o.job_backoff_ms,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

@@ -1,7 +1,7 @@
 /*
  * controllers.c - starts and stops the control loops of `gantry server`
- * (see controllers.h): the scheduler, the ReplicaSet and Deployment
- * controllers, and the garbage collector with the claim-protection and
+ * (see controllers.h): the scheduler, the ReplicaSet, Deployment, Job and
+ * CronJob controllers, and the garbage collector with the claim-protection and
  * local-path passes (every 10 s too, as a safety net).  Each runs its own
  * gt_loop thread; passes that write produce events that mark the next
  * pass, so chains (Deployment -> ReplicaSet -> Pod) unwind over passes.
@@ -14,6 +14,8 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
+	struct gt_jobs *jobs;
+	struct gt_cronjobs *cron;
 	struct gt_loop gc, rs, deploy, endpoints, ptj;
 };
 
@@ -35,6 +37,8 @@ void gt_controllers_stop(struct gt_controllers *c)
 	gt_loop_stop(&c->endpoints);
 	gt_loop_stop(&c->ptj);
 	gt_loop_stop(&c->rs);
+	gt_cronjobs_stop(c->cron);
+	gt_jobs_stop(c->jobs);
 	gt_scheduler_stop(c->sched);
 	free(c->pv_root);
 	free(c->node);
@@ -65,7 +69,9 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
 	    gt_loop_start(&c->ptj, err) < 0 ||
 	    gt_loop_start(&c->endpoints, err) < 0 ||
-	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
+	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0 ||
+	    gt_jobs_start(api, cfg ? cfg->job_backoff_ms : 0, &c->jobs, err) < 0 ||
+	    gt_cronjobs_start(api, &c->cron, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;
 	}

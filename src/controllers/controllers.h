@@ -16,6 +16,7 @@ struct gt_controllers;
 struct gt_controllers_config {
 	const char *pv_root;     /* local-path volumes go here (the embedded agent's ROOT/pv) */
 	const char *node_name;   /* ... on this node; NULL: no provisioner */
+	int64_t job_backoff_ms;  /* Job pod re-creation back-off base (0: 10 s) */
 };
 
 /* Starts the controllers' threads.  api must outlive them; cfg is copied. */
@@ -52,7 +53,8 @@ const char *gt_controller_uid(const json_t *obj);
  * A controller loop (loop.c): its thread reads the store's events, runs
  * pass() once the relevant ones (relevant(), told whether the last pass
  * asked for a retry) are drained, and again every retry_ms while pass()
- * returns > 0 ("something is still waiting").
+ * returns > 0 ("something is still waiting").  pass runs on the loop's
+ * thread and may change retry_ms (when the next pass is due).
  */
 struct gt_loop {
 	struct gt_api *api;
@@ -86,6 +88,19 @@ int gt_endpoints_pass(struct gt_api *api, void *ctx);
 /* PyTorchJobs (pytorchjob.c on the training-job engine, trainjob.c). */
 bool gt_ptj_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_ptj_pass(struct gt_api *api, void *ctx);
+
+/*
+ * Jobs (job.c): pods for batch/v1 Jobs.  backoff_ms is the back-off base
+ * after failures (<= 0: Kubernetes' 10 s), doubling up to 36 times it.
+ */
+struct gt_jobs;
+int gt_jobs_start(struct gt_api *api, int64_t backoff_ms, struct gt_jobs **out, struct gt_err *err);
+void gt_jobs_stop(struct gt_jobs *j);
+
+/* CronJobs (cronjob.c): Jobs on a cron schedule. */
+struct gt_cronjobs;
+int gt_cronjobs_start(struct gt_api *api, struct gt_cronjobs **out, struct gt_err *err);
+void gt_cronjobs_stop(struct gt_cronjobs *c);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"
