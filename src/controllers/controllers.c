@@ -1,7 +1,7 @@
 /*
  * controllers.c - starts and stops the control loops of `gantry server`
- * (see controllers.h): the scheduler, the ReplicaSet and Deployment
- * controllers, and the garbage collector with the claim-protection and
+ * (see controllers.h): the scheduler, the ReplicaSet, Deployment,
+ * StatefulSet and DaemonSet controllers, and the garbage collector with the claim-protection and
  * local-path passes (every 10 s too, as a safety net).  Each runs its own
  * gt_loop thread; passes that write produce events that mark the next
  * pass, so chains (Deployment -> ReplicaSet -> Pod) unwind over passes.
@@ -14,7 +14,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
-	struct gt_loop gc, rs, deploy;
+	struct gt_loop gc, rs, deploy, sts, ds;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -31,6 +31,8 @@ void gt_controllers_stop(struct gt_controllers *c)
 	if (!c)
 		return;
 	gt_loop_stop(&c->gc);
+	gt_loop_stop(&c->ds);
+	gt_loop_stop(&c->sts);
 	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->rs);
 	gt_scheduler_stop(c->sched);
@@ -56,8 +58,13 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				  .retry_ms = 2000 };
 	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	c->sts = (struct gt_loop){ .api = api, .relevant = gt_sts_relevant, .pass = gt_sts_pass,
+				   .retry_ms = 1000 };
+	c->ds = (struct gt_loop){ .api = api, .relevant = gt_ds_relevant, .pass = gt_ds_pass,
+				  .retry_ms = 2000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
-	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
+	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->sts, err) < 0 ||
+	    gt_loop_start(&c->ds, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;
 	}

@@ -47,3 +47,104 @@ const char *gt_controller_uid(const json_t *obj)
 			return gt_json_str(r, "uid");
 	return NULL;
 }
+
+bool gt_pod_active(const json_t *pod)
+{
+	return !gt_pod_finished(pod) && !gt_json_path(pod, "metadata.deletionTimestamp");
+}
+
+bool gt_pod_ready(const json_t *pod)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
+		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
+			return !strcmp(gt_json_str(c, "status") ?: "", "True");
+	return false;
+}
+
+json_t *gt_owner_ref(const json_t *owner, const char *kind, bool controller)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "apps/v1", "kind", kind,
+			 "name", gt_json_str(owner, "metadata.name") ?: "",
+			 "uid", gt_json_str(owner, "metadata.uid") ?: "", "controller", controller,
+			 "blockOwnerDeletion", 1);
+}
+
+json_t *gt_pod_from_template(const json_t *owner, const char *kind, const json_t *tpl)
+{
+	/* copies: the stored owner is immutable, and callers change the pod */
+	json_t *pod = json_pack("{s:s,s:s,s:o*,s:o*}", "apiVersion", "v1", "kind", "Pod", "metadata",
+				json_deep_copy(json_object_get(tpl, "metadata")), "spec",
+				json_deep_copy(json_object_get(tpl, "spec")));
+	json_t *meta;
+
+	if (!json_is_object(json_object_get(pod, "metadata")))
+		json_object_set_new(pod, "metadata", json_object());
+	if (!json_is_object(json_object_get(pod, "spec")))
+		json_object_set_new(pod, "spec", json_object());
+	meta = json_object_get(pod, "metadata");
+	json_object_del(meta, "name");
+	json_object_del(meta, "namespace");
+	json_object_del(meta, "creationTimestamp");
+	if (!json_is_object(json_object_get(meta, "labels")))
+		json_object_set_new(meta, "labels", json_object());
+	json_object_set_new(meta, "ownerReferences", json_pack("[o]", gt_owner_ref(owner, kind, true)));
+	return pod;
+}
+
+void gt_template_hash(const json_t *v, char out[16])
+{
+	static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
+	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS), dec[16];
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (const char *p = s ? s : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	free(s);
+	snprintf(dec, sizeof(dec), "%u", h);
+	for (i = 0; dec[i]; i++)
+		out[i] = alpha[(unsigned char)dec[i] % (sizeof(alpha) - 1)];
+	out[i] = '\0';
+}
+
+int gt_status_merge(json_t *obj, void *ctx, struct gt_err *err)
+{
+	const json_t *want = ctx;
+	json_t *cur = json_object_get(obj, "status"), *merged;
+
+	(void)err;
+	merged = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+	json_object_update(merged, (json_t *)want);
+	if (json_is_object(cur) && gt_json_equal(merged, cur)) {
+		json_decref(merged);
+		return -EALREADY;
+	}
+	json_object_set_new(obj, "status", merged);
+	return 0;
+}
+
+int64_t gt_int_or_pct(const json_t *v, int64_t total, int64_t def, bool up)
+{
+	const char *s = json_string_value(v);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (!s || !strchr(s, '%'))
+		return def;
+	return up ? (total * strtoll(s, NULL, 10) + 99) / 100 : total * strtoll(s, NULL, 10) / 100;
+}
+
+void gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		   int64_t grace)
+{
+	struct gt_delete_opts o = { .grace = grace, .prop = GT_PROP_BACKGROUND };
+	struct gt_obj *out = NULL;
+	bool gone;
+
+	gt_api_delete(api, gt_registry_find(group, "v1", plural), gt_json_str(obj, "metadata.namespace"),
+		      gt_json_str(obj, "metadata.name"), &o, &out, &gone, NULL);
+	gt_obj_unref(out);
+}

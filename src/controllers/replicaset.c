@@ -15,30 +15,6 @@
 #include "base/log.h"
 #include "controllers/controllers.h"
 
-static bool active(const json_t *pod)
-{
-	return !gt_pod_finished(pod) && !gt_json_path(pod, "metadata.deletionTimestamp");
-}
-
-static bool ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
-}
-
-static json_t *owner_ref(const json_t *rs)
-{
-	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "apps/v1", "kind", "ReplicaSet",
-			 "name", gt_json_str(rs, "metadata.name") ?: "",
-			 "uid", gt_json_str(rs, "metadata.uid") ?: "", "controller", 1,
-			 "blockOwnerDeletion", 1);
-}
-
 static int adopt(json_t *obj, void *ctx, struct gt_err *err)
 {
 	json_t *refs = gt_json_path(obj, "metadata.ownerReferences");
@@ -50,32 +26,21 @@ static int adopt(json_t *obj, void *ctx, struct gt_err *err)
 		refs = json_array();
 		gt_json_set(obj, "metadata.ownerReferences", refs);
 	}
-	json_array_append_new(refs, owner_ref(ctx));
+	json_array_append_new(refs, gt_owner_ref(ctx, "ReplicaSet", true));
 	return 0;
 }
 
 static int create_pod(struct gt_api *api, const json_t *rs)
 {
 	const char *ns = gt_json_str(rs, "metadata.namespace");
-	const json_t *tpl = gt_json_path(rs, "spec.template");
-	/* copies: the stored ReplicaSet is immutable, and the pod is changed below */
-	json_t *pod = json_pack("{s:s,s:s,s:o*,s:o*}", "apiVersion", "v1", "kind", "Pod", "metadata",
-				json_deep_copy(json_object_get(tpl, "metadata")), "spec",
-				json_deep_copy(json_object_get(tpl, "spec")));
-	json_t *meta;
+	json_t *pod = gt_pod_from_template(rs, "ReplicaSet", gt_json_path(rs, "spec.template"));
 	struct gt_obj *out = NULL;
 	struct gt_err err;
 	char gen[300];
 	int rc;
 
-	if (!json_object_get(pod, "metadata"))
-		json_object_set_new(pod, "metadata", json_object());
-	meta = json_object_get(pod, "metadata");
-	json_object_del(meta, "name");
-	json_object_del(meta, "namespace");
 	snprintf(gen, sizeof(gen), "%.200s-", gt_json_str(rs, "metadata.name") ?: "rs");
-	json_object_set_new(meta, "generateName", json_string(gen));
-	json_object_set_new(meta, "ownerReferences", json_pack("[o]", owner_ref(rs)));
+	gt_json_set_str(pod, "metadata.generateName", gen);
 	gt_err_clear(&err);
 	rc = gt_api_create(api, gt_registry_find("", "v1", "pods"), ns, pod, NULL, &out, &err);
 	if (rc < 0)
@@ -90,7 +55,7 @@ static int victim_order(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
 	int bx = gt_json_str(x, "spec.nodeName") != NULL, by = gt_json_str(y, "spec.nodeName") != NULL;
-	int rx = ready(x), ry = ready(y);
+	int rx = gt_pod_ready(x), ry = gt_pod_ready(y);
 
 	if (bx != by)
 		return bx - by;
@@ -160,7 +125,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
 		    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")))
 			continue;
-		if (!cu && active(p) && !gt_json_path(rs, "metadata.deletionTimestamp")) {
+		if (!cu && gt_pod_active(p) && !gt_json_path(rs, "metadata.deletionTimestamp")) {
 			/* an orphan that matches: adopt it */
 			if (gt_api_modify(api, pr, ns, gt_json_str(p, "metadata.name"), GT_PART_MAIN, adopt,
 					  (void *)rs, NULL, &out, NULL) == 0) {
@@ -169,7 +134,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 				cu = uid;
 			}
 		}
-		if (!cu || !uid || strcmp(cu, uid) || !active(p))
+		if (!cu || !uid || strcmp(cu, uid) || !gt_pod_active(p))
 			continue;
 		gt_grow((void **)&mine, &cap, n + 1, sizeof(*mine));
 		mine[n++] = p;
@@ -196,7 +161,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	st.replicas = (int64_t)n;
 	st.labeled = (int64_t)n;
 	for (size_t k = 0; k < n; k++)
-		st.ready += ready(mine[k]);
+		st.ready += gt_pod_ready(mine[k]);
 	st.available = st.ready;
 	gt_json_int(rs, "metadata.generation", &st.generation);
 	gt_api_modify(api, gt_registry_find("apps", "v1", "replicasets"), ns,

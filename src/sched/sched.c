@@ -383,6 +383,15 @@ static const char *f_affinity(const struct node *nd, const json_t *pod, const st
 	return NULL;
 }
 
+bool gt_sched_daemon_fits(const json_t *node, const json_t *pod)
+{
+	struct node nd = { .name = gt_json_str(node, "metadata.name"), .obj = node, .ready = true };
+	char buf[300];
+
+	return nd.name && !f_affinity(&nd, pod, NULL, buf, sizeof(buf)) &&
+	       !f_taints(&nd, pod, NULL, buf, sizeof(buf));
+}
+
 static const char *f_volumes(const struct node *nd, const json_t *pod, const struct pick *pk,
 			     char *buf, size_t n)
 {

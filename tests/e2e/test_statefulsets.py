@@ -1,0 +1,235 @@
+"""StatefulSet controller (issue 4) on the embedded agent (real containers
+and local-path volumes): ordered start observed through a watch, stable
+names and per-ordinal claims whose data outlives the pod, the hostname and
+subdomain in /etc/hosts, an ordered rolling update with `kubectl rollout
+status/history/undo` (both kubectls), ordered scale-down that keeps the
+claims, and a selector that does not match the template refused."""
+import threading
+
+import pytest
+
+from conftest import _ns_name, agent_server, agent_teardown, poll
+
+K, K20 = "1.33", "1.20"
+
+
+@pytest.fixture(scope="module")
+def srv(new_server):
+    s = agent_server(new_server, "agent-sts")
+    yield s
+    agent_teardown(s)
+
+
+MANIFEST = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  replicas: 3
+  serviceName: websvc
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: host
+        env: [{name: V, value: "1"}]
+        command: [sh, -c, 'echo start-$(hostname) >> /data/log; cat /data/log; grep websvc /etc/hosts; exec sleep 3600']
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 10Mi}}
+"""
+
+
+class PodWatch:
+    """Every pod event of a namespace, in order (Python client watch)."""
+
+    def __init__(self, srv, ns):
+        from kubernetes import client, watch
+        self.events, self.w = [], watch.Watch()
+        api = client.CoreV1Api(srv.api_client())
+
+        def run():
+            for ev in self.w.stream(api.list_namespaced_pod, ns, timeout_seconds=600):
+                o = ev["object"]
+                ready = any(c.type == "Ready" and c.status == "True"
+                            for c in (o.status.conditions or []))
+                self.events.append((ev["type"], o.metadata.name, o.status.phase, ready,
+                                    o.metadata.deletion_timestamp is not None))
+        self.t = threading.Thread(target=run, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.w.stop()
+
+
+def sts(srv, ns):
+    return srv.get("/apis/apps/v1/namespaces/%s/statefulsets/web" % ns)
+
+
+def pods(srv, ns):
+    return {p["metadata"]["name"]: p for p in
+            srv.get("/api/v1/namespaces/%s/pods?labelSelector=app%%3Dweb" % ns)["items"]}
+
+
+def all_ready(srv, ns, n):
+    ps = [p for p in pods(srv, ns).values() if not p["metadata"].get("deletionTimestamp")]
+    return len(ps) == n and all(p["status"].get("phase") == "Running" and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        for p in ps)
+
+
+def logs(srv, ns, name):
+    r = srv.request("GET", "/api/v1/namespaces/%s/pods/%s/log" % (ns, name))
+    return r.body.decode("utf-8", "replace") if r.status == 200 else ""
+
+
+def first(events, pred):
+    return next((i for i, e in enumerate(events) if pred(e)), None)
+
+
+def test_statefulset_lifecycle(srv):
+    ns = srv.make_ns(_ns_name("sts-life"))
+    watch = PodWatch(srv, ns)
+    try:
+        srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(MANIFEST))
+        assert poll(lambda: all_ready(srv, ns, 3), 90), pods(srv, ns).keys()
+        ev = list(watch.events)
+        # OrderedReady: web-N appears only after web-0..N-1 were seen Running and Ready
+        for n in (1, 2):
+            added = first(ev, lambda e: e[0] == "ADDED" and e[1] == "web-%d" % n)
+            assert added is not None, ev
+            for k in range(n):
+                assert first(ev[:added], lambda e: e[1] == "web-%d" % k and e[2] == "Running"
+                             and e[3]) is not None, (n, k, ev)
+        ps = pods(srv, ns)
+        assert sorted(ps) == ["web-0", "web-1", "web-2"]
+        st = sts(srv, ns)
+        for name, p in ps.items():
+            m, s = p["metadata"], p["spec"]
+            assert m["labels"]["statefulset.kubernetes.io/pod-name"] == name
+            assert m["labels"]["apps.kubernetes.io/pod-index"] == name[-1]
+            assert m["labels"]["controller-revision-hash"] == st["status"]["updateRevision"]
+            assert m["ownerReferences"][0]["kind"] == "StatefulSet" and \
+                m["ownerReferences"][0]["uid"] == st["metadata"]["uid"]
+            assert s["hostname"] == name and s["subdomain"] == "websvc"
+            vol = [v for v in s["volumes"] if v["name"] == "data"][0]
+            assert vol["persistentVolumeClaim"]["claimName"] == "data-" + name
+            # the agent wrote the per-pod FQDN into /etc/hosts
+            assert poll(lambda: "%s.websvc.%s.svc.cluster.local" % (name, ns) in
+                        logs(srv, ns, name), 20), logs(srv, ns, name)
+        claims = srv.get("/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"]
+        assert sorted(c["metadata"]["name"] for c in claims) == ["data-web-0", "data-web-1",
+                                                                  "data-web-2"]
+        assert all(c["status"]["phase"] == "Bound" for c in claims), claims
+        assert poll(lambda: sts(srv, ns)["status"].get("readyReplicas") == 3, 20)
+        st = sts(srv, ns)["status"]
+        assert st["replicas"] == 3 and st["currentReplicas"] == 3 and \
+            st["updatedReplicas"] == 3 and st["currentRevision"] == st["updateRevision"], st
+
+        # a deleted pod comes back with the same name and the same claim (and its data)
+        uid = ps["web-1"]["metadata"]["uid"]
+        srv.kubectl(K, "delete", "pod", "web-1", "-n", ns, "--wait=false")
+        assert poll(lambda: pods(srv, ns).get("web-1", {}).get("metadata", {}).get("uid")
+                    not in (None, uid) and all_ready(srv, ns, 3), 60), pods(srv, ns).keys()
+        assert poll(lambda: logs(srv, ns, "web-1").count("start-web-1") == 2, 20), \
+            logs(srv, ns, "web-1")
+
+        # rolling update: highest ordinal first, rollout status with both kubectls
+        mark = len(watch.events)
+        srv.kubectl(K, "set", "env", "sts/web", "-n", ns, "V=2")
+        for v in (K, K20):
+            p = srv.kubectl(v, "rollout", "status", "sts/web", "-n", ns, "--timeout=120s",
+                            timeout=150)
+            assert "roll out complete" in p.stdout or "rolling update complete" in p.stdout, p
+        assert poll(lambda: all_ready(srv, ns, 3), 30)
+        ev = watch.events[mark:]
+        order = [first(ev, lambda e, n=n: e[1] == n and e[4]) for n in ("web-2", "web-1", "web-0")]
+        assert None not in order and order == sorted(order), (order, ev)
+        st = sts(srv, ns)
+        assert st["status"]["currentRevision"] == st["status"]["updateRevision"] and \
+            st["status"]["updatedReplicas"] == 3, st["status"]
+        for p in pods(srv, ns).values():
+            assert p["spec"]["containers"][0]["env"][0]["value"] == "2"
+            assert p["metadata"]["labels"]["controller-revision-hash"] == \
+                st["status"]["updateRevision"]
+        revs = srv.get("/apis/apps/v1/namespaces/%s/controllerrevisions" % ns)["items"]
+        assert sorted(r["revision"] for r in revs) == [1, 2], revs
+        assert all(r["metadata"]["ownerReferences"][0]["uid"] == st["metadata"]["uid"]
+                   for r in revs)
+        p = srv.kubectl(K, "rollout", "history", "sts/web", "-n", ns)
+        assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == ["1", "2"], \
+            p.stdout
+        srv.kubectl(K20, "rollout", "undo", "sts/web", "-n", ns)
+        p = srv.kubectl(K, "rollout", "status", "sts/web", "-n", ns, "--timeout=120s",
+                        timeout=150)
+        assert poll(lambda: all_ready(srv, ns, 3) and sorted(
+            p["spec"]["containers"][0]["env"][0]["value"] for p in pods(srv, ns).values())
+            == ["1", "1", "1"], 60), pods(srv, ns)
+        revs = srv.get("/apis/apps/v1/namespaces/%s/controllerrevisions" % ns)["items"]
+        assert sorted(r["revision"] for r in revs) == [2, 3], revs  # revision 1 came back as 3
+
+        # scale down: highest ordinal first, one at a time; claims stay
+        mark = len(watch.events)
+        srv.kubectl(K20, "scale", "sts", "web", "-n", ns, "--replicas=1")
+        assert poll(lambda: list(pods(srv, ns)) == ["web-0"], 60), pods(srv, ns).keys()
+        ev = watch.events[mark:]
+        gone2 = first(ev, lambda e: e[0] == "DELETED" and e[1] == "web-2")
+        start1 = first(ev, lambda e: e[1] == "web-1" and e[4])
+        assert gone2 is not None and start1 is not None and gone2 < start1, ev
+        assert sts(srv, ns)["status"]["replicas"] == 1 or poll(
+            lambda: sts(srv, ns)["status"]["replicas"] == 1, 20)
+        claims = srv.get("/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"]
+        assert len(claims) == 3, claims
+        srv.kubectl(K, "scale", "sts", "web", "-n", ns, "--replicas=2")
+        assert poll(lambda: all_ready(srv, ns, 2), 60)
+        assert poll(lambda: logs(srv, ns, "web-1").count("start-web-1") == 3, 20), \
+            logs(srv, ns, "web-1")
+        srv.kubectl(K, "delete", "sts", "web", "-n", ns)
+        assert poll(lambda: not pods(srv, ns), 60), pods(srv, ns).keys()
+        assert len(srv.get("/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"]) == 3
+    finally:
+        watch.stop()
+
+
+def test_statefulset_parallel_and_claim_retention(srv):
+    """Parallel creates every ordinal at once; whenScaled/whenDeleted: Delete
+    take the claims with the ordinal and with the set."""
+    ns = srv.make_ns(_ns_name("sts-par"))
+    m = MANIFEST.replace("replicas: 3", "replicas: 2\n  podManagementPolicy: Parallel\n"
+                         "  persistentVolumeClaimRetentionPolicy: "
+                         "{whenScaled: Delete, whenDeleted: Delete}")
+    srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(m))
+    assert poll(lambda: all_ready(srv, ns, 2), 60), pods(srv, ns).keys()
+
+    def claims():
+        return sorted(c["metadata"]["name"] for c in srv.get(
+            "/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"])
+    assert claims() == ["data-web-0", "data-web-1"]
+    srv.kubectl(K, "scale", "sts", "web", "-n", ns, "--replicas=1")
+    assert poll(lambda: claims() == ["data-web-0"], 60), claims()
+    srv.kubectl(K, "delete", "sts", "web", "-n", ns)
+    assert poll(lambda: not claims() and not pods(srv, ns), 60), claims()
+
+
+def test_statefulset_bad_input(srv):
+    ns = srv.make_ns(_ns_name("sts-bad"))
+    body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "bad"},
+            "spec": {"selector": {"matchLabels": {"app": "x"}}, "serviceName": "s",
+                     "template": {"metadata": {"labels": {"app": "y"}},
+                                  "spec": {"containers": [{"name": "c", "image": "host"}]}}}}
+    r = srv.request("POST", "/apis/apps/v1/namespaces/%s/statefulsets" % ns, body)
+    assert r.status == 422, r
+    causes = r.json()["details"]["causes"]
+    assert any(c["field"] == "spec.template.metadata.labels" for c in causes), causes
+    assert not srv.exists("/apis/apps/v1/namespaces/%s/statefulsets/bad" % ns)
+    body["spec"]["template"]["metadata"]["labels"]["app"] = "x"
+    body["spec"]["replicas"] = -1
+    r = srv.request("POST", "/apis/apps/v1/namespaces/%s/statefulsets" % ns, body)
+    assert r.status == 422 and any(c["field"] == "spec.replicas"
+                                   for c in r.json()["details"]["causes"]), r
