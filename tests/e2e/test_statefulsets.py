@@ -4,11 +4,9 @@ names and per-ordinal claims whose data outlives the pod, the hostname and
 subdomain in /etc/hosts, an ordered rolling update with `kubectl rollout
 status/history/undo` (both kubectls), ordered scale-down that keeps the
 claims, and a selector that does not match the template refused."""
-import threading
-
 import pytest
 
-from conftest import _ns_name, agent_server, agent_teardown, poll
+from conftest import PodWatch, _ns_name, agent_server, agent_teardown, poll
 
 K, K20 = "1.33", "1.20"
 
@@ -44,31 +42,6 @@ spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 10Mi}}
 """
-
-
-class PodWatch:
-    """Every pod event of a namespace, in order (Python client watch)."""
-
-    def __init__(self, srv, ns):
-        from kubernetes import client, watch
-        self.events, self.w, self.error = [], watch.Watch(), None
-        api = client.CoreV1Api(srv.api_client())
-
-        def run():
-            try:
-                for ev in self.w.stream(api.list_namespaced_pod, ns, timeout_seconds=600):
-                    o = ev["object"]
-                    ready = any(c.type == "Ready" and c.status == "True"
-                                for c in (o.status.conditions or []))
-                    self.events.append((ev["type"], o.metadata.name, o.status.phase, ready,
-                                        o.metadata.deletion_timestamp is not None))
-            except Exception as e:  # noqa: BLE001 - the server going away ends the stream
-                self.error = e
-        self.t = threading.Thread(target=run, daemon=True)
-        self.t.start()
-
-    def stop(self):
-        self.w.stop()
 
 
 def sts(srv, ns):
