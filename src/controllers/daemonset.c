@@ -2,7 +2,8 @@
  * daemonset.c - the DaemonSet controller, as Kubernetes behaves: one pod
  * ("<ds>-<random>") on every node where it should run (the template's
  * nodeSelector and required node affinity match the node, its tolerations
- * cover the node's NoSchedule/NoExecute taints: gt_sched_daemon_fits),
+ * cover the node's NoSchedule/NoExecute taints: gt_sched_daemon_fits;
+ * a pod already there stays under a new NoSchedule taint, not NoExecute),
  * pinned there the way Kubernetes pins it (required node affinity
  * replaced by matchFields metadata.name In [node]) and bound by the
  * scheduler, with the DaemonSet default tolerations added
@@ -59,7 +60,7 @@ struct ds {
 struct node_pods {
 	const json_t *node;
 	const char *name;
-	bool fits, terminating;
+	bool fits, stays, terminating; /* should run; one there may stay */
 	const json_t **pods; /* active, oldest first */
 	size_t n, cap;
 };
@@ -164,7 +165,8 @@ static struct node_pods *group(const struct ds *d, const struct gt_objlist *node
 
 		np[i].node = nodes->items[i]->obj;
 		np[i].name = gt_json_str(np[i].node, "metadata.name") ?: "";
-		np[i].fits = gt_sched_daemon_fits(np[i].node, proto);
+		np[i].fits = gt_sched_daemon_fits(np[i].node, proto, false);
+		np[i].stays = gt_sched_daemon_fits(np[i].node, proto, true);
 		json_decref(proto);
 	}
 	for (size_t i = 0; i < pods->n; i++) {
@@ -210,9 +212,10 @@ static void place(const struct ds *d, struct node_pods *np, size_t n, int *more)
 		size_t olds = 0, news = 0;
 
 		if (!x->fits) {
-			for (size_t k = 0; k < x->n; k++)
+			/* a NoSchedule taint keeps new pods off, not the one there */
+			for (size_t k = 0; k < x->n && !x->stays; k++)
 				gt_delete_obj(d->api, "", "pods", x->pods[k], -1);
-			*more |= x->n > 0;
+			*more |= x->n > 0 && !x->stays;
 			continue;
 		}
 		if (!x->n) {

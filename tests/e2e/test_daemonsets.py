@@ -118,6 +118,17 @@ def test_daemonset_follows_nodes(cluster):
     assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]), 60), by_node(srv, ns)
     assert poll(lambda: ds(srv, ns)["status"].get("desiredNumberScheduled") == 2, 20)
 
+    # a NoSchedule taint keeps new pods off but lets the running one stay; NoExecute evicts it
+    on_b = by_node(srv, ns)["ds-b"][0]["metadata"]["name"]
+    srv.kubectl(K, "taint", "node", "ds-b", "k=v:NoSchedule")
+    assert poll(lambda: ds(srv, ns)["status"].get("desiredNumberScheduled") == 1 and
+                ds(srv, ns)["status"].get("numberMisscheduled") == 1, 20), ds(srv, ns)["status"]
+    assert on_b in [p["metadata"]["name"] for p in pods(srv, ns)]
+    srv.kubectl(K, "taint", "node", "ds-b", "k=v:NoExecute")
+    assert poll(lambda: one_each(srv, ns, ["ds-a"]), 60), by_node(srv, ns)
+    srv.kubectl(K, "taint", "node", "ds-b", "k-")
+    assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]), 60), by_node(srv, ns)
+
     # a nodeSelector narrows it to the labelled node
     srv.kubectl(K, "label", "node", "ds-a", "role=mon")
     srv.kubectl(K, "patch", "ds", "mon", "-n", ns, "-p",

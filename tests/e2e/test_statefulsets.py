@@ -188,6 +188,20 @@ def test_statefulset_parallel_and_claim_retention(srv):
         return sorted(c["metadata"]["name"] for c in srv.get(
             "/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"])
     assert claims() == ["data-web-0", "data-web-1"]
+    # a partition: only ordinals at or above it are updated
+    before = sts(srv, ns)["status"]["updateRevision"]
+    srv.kubectl(K, "patch", "sts", "web", "-n", ns, "-p",
+                '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":1}},'
+                '"template":{"metadata":{"annotations":{"v":"2"}}}}}')
+    p = srv.kubectl(K, "rollout", "status", "sts/web", "-n", ns, "--timeout=60s", timeout=90)
+    assert "partitioned roll out complete: 1 new pods have been updated" in p.stdout, p
+    assert poll(lambda: all_ready(srv, ns, 2), 60)
+    st = sts(srv, ns)["status"]
+    hashes = {n: p["metadata"]["labels"]["controller-revision-hash"]
+              for n, p in pods(srv, ns).items()}
+    assert hashes == {"web-0": before, "web-1": st["updateRevision"]} and \
+        st["currentRevision"] == before and st["updatedReplicas"] == 1 and \
+        st["currentReplicas"] == 1, (hashes, st)
     srv.kubectl(K, "scale", "sts", "web", "-n", ns, "--replicas=1")
     assert poll(lambda: claims() == ["data-web-0"], 60), claims()
     srv.kubectl(K, "delete", "sts", "web", "-n", ns)
