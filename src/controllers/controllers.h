@@ -44,6 +44,14 @@ void gt_objlist_release(struct gt_objlist *l);
 bool gt_pod_finished(const json_t *pod);
 /* The uid in obj's controller ownerReference (controller: true), or NULL. */
 const char *gt_controller_uid(const json_t *obj);
+struct gt_labelsel;
+/*
+ * The uid of pod's controller.  An active orphan that matches sel (NULL:
+ * none do) is adopted first, as Kubernetes adopts: owner (an apps/v1 KIND,
+ * not being deleted, in the pod's namespace) is added as its controller.
+ */
+const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
+			      const char *kind, const struct gt_labelsel *sel);
 /* Whether a pod counts: not finished and not being deleted. */
 bool gt_pod_active(const json_t *pod);
 /* Whether a pod's Ready condition is True. */

@@ -12,7 +12,8 @@
  * unschedulable NoSchedule, so cordoned nodes keep theirs;
  * network-unavailable too for hostNetwork pods).  Pods on nodes that are
  * gone or no longer eligible are deleted, failed ones replaced, extras
- * removed (the oldest stays).
+ * removed (the oldest stays).  Orphans bound or pinned to a node that match
+ * the selector are adopted, as Kubernetes does.
  *
  * Pods carry controller-revision-hash (the ControllerRevision's hash,
  * revision.c) and pod-template-generation.  RollingUpdate: with maxSurge 0
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/selector.h"
 #include "base/log.h"
 #include "controllers/controllers.h"
 #include "sched/sched.h"
@@ -155,7 +157,7 @@ static bool is_new(const struct ds *d, const json_t *pod)
 
 /* Groups the set's pods by node; pods for unknown nodes are deleted at once. */
 static struct node_pods *group(const struct ds *d, const struct gt_objlist *nodes,
-			       const struct gt_objlist *pods, int *more)
+			       const struct gt_objlist *pods, const struct gt_labelsel *sel, int *more)
 {
 	struct node_pods *np = xcalloc(nodes->n ? nodes->n : 1, sizeof(*np));
 	const char *uid = gt_json_str(d->set, "metadata.uid") ?: "";
@@ -174,10 +176,9 @@ static struct node_pods *group(const struct ds *d, const struct gt_objlist *node
 		const char *node;
 		size_t k;
 
-		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", d->ns) ||
-		    strcmp(gt_controller_uid(p) ?: "", uid))
-			continue;
-		node = target_node(p) ?: "";
+		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", d->ns) || !(node = target_node(p)) ||
+		    strcmp(gt_pod_controller(d->api, p, d->set, "DaemonSet", sel) ?: "", uid))
+			continue; /* (orphans for a node that match the selector are adopted) */
 		for (k = 0; k < nodes->n && strcmp(np[k].name, node); k++)
 			;
 		if (k == nodes->n) {
@@ -316,15 +317,42 @@ static void set_status(const struct ds *d, const struct node_pods *np, size_t n)
 	json_decref(want);
 }
 
+/* Revisions beyond the history limit go, but not the current one or one a pod runs. */
+static void trim(const struct ds *d, const struct gt_obj *rev, const struct node_pods *np, size_t n,
+		 const json_t **owned, size_t nowned)
+{
+	char (*names)[300] = NULL;
+	const char **live = NULL;
+	size_t nlive = 0, cap = 0, ncap = 0;
+	int64_t limit = 10;
+
+	gt_grow((void **)&live, &cap, 1, sizeof(*live));
+	live[nlive++] = gt_json_str(rev->obj, "metadata.name");
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < np[i].n; k++) {
+			gt_grow((void **)&names, &ncap, nlive, sizeof(*names));
+			snprintf(names[nlive - 1], sizeof(*names), "%.200s-%.60s", d->name,
+				 label(np[i].pods[k], REV_LABEL) ?: "");
+			gt_grow((void **)&live, &cap, nlive + 1, sizeof(*live));
+			nlive++;
+		}
+	for (size_t i = 1; i < nlive; i++)
+		live[i] = names[i - 1]; /* names may have moved while growing */
+	gt_json_int(d->set, "spec.revisionHistoryLimit", &limit);
+	gt_revision_trim(d->api, owned, nowned, limit, live, nlive);
+	free(names);
+	free(live);
+}
+
 static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objlist *nodes,
 		    const struct gt_objlist *pods, const struct gt_objlist *crs)
 {
 	struct ds d = { .api = api, .set = set };
 	const json_t **owned = NULL;
+	struct gt_labelsel *sel = NULL;
 	struct node_pods *np;
 	struct gt_obj *rev;
 	size_t nowned = 0;
-	int64_t limit = 10;
 	char hash[16];
 	int more = 0;
 
@@ -339,17 +367,18 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	}
 	d.hash = hash;
 	d.tpl = gt_json_path(set, "spec.template");
-	np = group(&d, nodes, pods, &more);
+	if (gt_labelsel_from_object(gt_json_path(set, "spec.selector"), &sel, NULL) < 0 ||
+	    gt_labelsel_empty(sel)) {
+		gt_labelsel_free(sel);
+		sel = NULL; /* validation refuses these: adopt nothing */
+	}
+	np = group(&d, nodes, pods, sel, &more);
+	gt_labelsel_free(sel);
 	place(&d, np, nodes->n, &more);
 	if (!strcmp(gt_json_str(set, "spec.updateStrategy.type") ?: "RollingUpdate", "RollingUpdate"))
 		roll(&d, np, nodes->n, &more);
 	set_status(&d, np, nodes->n);
-	{
-		const char *live[1] = { gt_json_str(rev->obj, "metadata.name") };
-
-		gt_json_int(set, "spec.revisionHistoryLimit", &limit);
-		gt_revision_trim(api, owned, nowned, limit, live, 1);
-	}
+	trim(&d, rev, np, nodes->n, owned, nowned);
 	for (size_t i = 0; i < nodes->n; i++)
 		free(np[i].pods);
 	free(np);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/selector.h"
 #include "controllers/controllers.h"
 
 static int collect(struct gt_obj *o, void *arg)
@@ -147,4 +148,43 @@ void gt_delete_obj(struct gt_api *api, const char *group, const char *plural, co
 	gt_api_delete(api, gt_registry_find(group, "v1", plural), gt_json_str(obj, "metadata.namespace"),
 		      gt_json_str(obj, "metadata.name"), &o, &out, &gone, NULL);
 	gt_obj_unref(out);
+}
+
+struct adoption {
+	const json_t *owner;
+	const char *kind;
+};
+
+static int adopt(json_t *obj, void *ctx, struct gt_err *err)
+{
+	const struct adoption *a = ctx;
+	json_t *refs = gt_json_path(obj, "metadata.ownerReferences");
+
+	(void)err;
+	if (gt_controller_uid(obj))
+		return -EALREADY;
+	if (!json_is_array(refs)) {
+		refs = json_array();
+		gt_json_set(obj, "metadata.ownerReferences", refs);
+	}
+	json_array_append_new(refs, gt_owner_ref(a->owner, a->kind, true));
+	return 0;
+}
+
+const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
+			      const char *kind, const struct gt_labelsel *sel)
+{
+	const char *cu = gt_controller_uid(pod);
+	struct adoption a = { owner, kind };
+	struct gt_obj *out = NULL;
+
+	if (cu || !sel || !gt_pod_active(pod) || gt_json_path(owner, "metadata.deletionTimestamp") ||
+	    !gt_labelsel_match(sel, gt_json_path(pod, "metadata.labels")))
+		return cu;
+	if (gt_api_modify(api, gt_registry_find("", "v1", "pods"), gt_json_str(pod, "metadata.namespace"),
+			  gt_json_str(pod, "metadata.name"), GT_PART_MAIN, adopt, &a, NULL, &out,
+			  NULL) < 0)
+		return NULL;
+	gt_obj_unref(out);
+	return gt_json_str(owner, "metadata.uid");
 }

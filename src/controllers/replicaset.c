@@ -15,21 +15,6 @@
 #include "base/log.h"
 #include "controllers/controllers.h"
 
-static int adopt(json_t *obj, void *ctx, struct gt_err *err)
-{
-	json_t *refs = gt_json_path(obj, "metadata.ownerReferences");
-
-	(void)err;
-	if (gt_controller_uid(obj))
-		return -EALREADY;
-	if (!json_is_array(refs)) {
-		refs = json_array();
-		gt_json_set(obj, "metadata.ownerReferences", refs);
-	}
-	json_array_append_new(refs, gt_owner_ref(ctx, "ReplicaSet", true));
-	return 0;
-}
-
 static int create_pod(struct gt_api *api, const json_t *rs)
 {
 	const char *ns = gt_json_str(rs, "metadata.namespace");
@@ -120,20 +105,12 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	gt_json_int(rs, "spec.replicas", &want);
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;
-		const char *cu = gt_controller_uid(p);
+		const char *cu;
 
 		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
 		    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")))
 			continue;
-		if (!cu && gt_pod_active(p) && !gt_json_path(rs, "metadata.deletionTimestamp")) {
-			/* an orphan that matches: adopt it */
-			if (gt_api_modify(api, pr, ns, gt_json_str(p, "metadata.name"), GT_PART_MAIN, adopt,
-					  (void *)rs, NULL, &out, NULL) == 0) {
-				gt_obj_unref(out);
-				out = NULL;
-				cu = uid;
-			}
-		}
+		cu = gt_pod_controller(api, p, rs, "ReplicaSet", sel);
 		if (!cu || !uid || strcmp(cu, uid) || !gt_pod_active(p))
 			continue;
 		gt_grow((void **)&mine, &cap, n + 1, sizeof(*mine));

@@ -23,11 +23,13 @@
  * minReadySeconds is not applied), currentReplicas, updatedReplicas,
  * currentRevision, updateRevision (equal once a rolling update is
  * complete), observedGeneration, collisionCount (0: hashes are not
- * re-salted).
+ * re-salted).  Orphans named like its pods that match its selector are
+ * adopted, as Kubernetes does.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/selector.h"
 #include "base/log.h"
 #include "controllers/controllers.h"
 
@@ -308,7 +310,8 @@ static void set_status(const struct sts *s, int more)
 }
 
 /* The pods the set controls, by ordinal; finished ones are deleted (and come back). */
-static void load_pods(struct sts *s, const struct gt_objlist *pods, int *more)
+static void load_pods(struct sts *s, const struct gt_objlist *pods, const struct gt_labelsel *sel,
+		      int *more)
 {
 	const char *uid = gt_json_str(s->set, "metadata.uid") ?: "";
 	size_t cap = 0;
@@ -317,11 +320,11 @@ static void load_pods(struct sts *s, const struct gt_objlist *pods, int *more)
 		const json_t *p = pods->items[i]->obj;
 		int64_t ord;
 
-		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", s->ns) ||
-		    strcmp(gt_controller_uid(p) ?: "", uid))
+		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", s->ns))
 			continue;
 		ord = ordinal_of(s->name, gt_json_str(p, "metadata.name") ?: "");
-		if (ord < 0)
+		/* orphans named like its pods and matching the selector are adopted */
+		if (ord < 0 || strcmp(gt_pod_controller(s->api, p, s->set, "StatefulSet", sel) ?: "", uid))
 			continue;
 		if (gt_pod_finished(p) && !gt_json_path(p, "metadata.deletionTimestamp")) {
 			gt_delete_obj(s->api, "", "pods", p, 0);
@@ -362,6 +365,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	bool rolling = !strcmp(gt_json_str(set, "spec.updateStrategy.type") ?: "RollingUpdate",
 			       "RollingUpdate");
 	bool ordered = strcmp(gt_json_str(set, "spec.podManagementPolicy") ?: "", "Parallel");
+	struct gt_labelsel *sel = NULL;
 	struct gt_obj *urev;
 	size_t nowned = 0;
 	int64_t limit = 10;
@@ -387,7 +391,13 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	s.ctpl = crev ? gt_revision_template(crev) : s.utpl;
 	if (rolling)
 		gt_json_int(ru, "partition", &s.partition);
-	load_pods(&s, pods, &more);
+	if (gt_labelsel_from_object(gt_json_path(set, "spec.selector"), &sel, NULL) < 0 ||
+	    gt_labelsel_empty(sel)) {
+		gt_labelsel_free(sel);
+		sel = NULL; /* validation refuses these: adopt nothing */
+	}
+	load_pods(&s, pods, sel, &more);
+	gt_labelsel_free(sel);
 	if (scale(&s, ordered, &more) || !ordered) {
 		if (rolling)
 			roll(&s, gt_int_or_pct(json_object_get(ru, "maxUnavailable"), s.replicas, 1, false) ?: 1);

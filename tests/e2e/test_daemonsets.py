@@ -145,10 +145,19 @@ def test_daemonset_rolling_update(cluster):
     srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(MANIFEST))
     assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]), 60), by_node(srv, ns)
     first = {p["metadata"]["name"] for p in pods(srv, ns)}
-    srv.kubectl(K, "set", "env", "ds/mon", "-n", ns, "V=2")
-    for v in (K, K20):
-        p = srv.kubectl(v, "rollout", "status", "ds/mon", "-n", ns, "--timeout=90s", timeout=120)
-        assert 'daemon set "mon" successfully rolled out' in p.stdout, p
+    watch = PodWatch(srv, ns)
+    try:
+        srv.kubectl(K, "set", "env", "ds/mon", "-n", ns, "V=2")
+        for v in (K, K20):
+            p = srv.kubectl(v, "rollout", "status", "ds/mon", "-n", ns, "--timeout=90s",
+                            timeout=120)
+            assert 'daemon set "mon" successfully rolled out' in p.stdout, p
+    finally:
+        watch.stop()
+    # maxUnavailable 1: the second old pod went only after a new one was Ready
+    ev = list(watch.events)
+    gone = sorted(next(i for i, e in enumerate(ev) if e[1] == n and e[4]) for n in first)
+    assert any(e[1] not in first and e[3] for e in ev[gone[0]:gone[1]]), ev
     assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]), 30), by_node(srv, ns)
     now = pods(srv, ns)
     assert not first & {p["metadata"]["name"] for p in now}

@@ -202,6 +202,23 @@ def test_statefulset_parallel_and_claim_retention(srv):
     assert hashes == {"web-0": before, "web-1": st["updateRevision"]} and \
         st["currentRevision"] == before and st["updatedReplicas"] == 1 and \
         st["currentReplicas"] == 1, (hashes, st)
+    # OnDelete: a template change reaches only the pods deleted afterwards
+    srv.kubectl(K, "patch", "sts", "web", "-n", ns, "--type=merge", "-p",
+                '{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null},'
+                '"template":{"metadata":{"annotations":{"v":"3"}}}}}')
+    assert poll(lambda: sts(srv, ns)["status"].get("observedGeneration") ==
+                sts(srv, ns)["metadata"]["generation"], 20)
+    newest = sts(srv, ns)["status"]["updateRevision"]
+    assert newest not in hashes.values()
+    old1 = pods(srv, ns)["web-1"]["metadata"]["uid"]
+    assert {n: p["metadata"]["labels"]["controller-revision-hash"]
+            for n, p in pods(srv, ns).items()} == hashes
+    srv.kubectl(K, "delete", "pod", "web-1", "-n", ns, "--wait=false")
+    assert poll(lambda: all_ready(srv, ns, 2) and
+                pods(srv, ns)["web-1"]["metadata"]["uid"] != old1, 60), pods(srv, ns).keys()
+    assert pods(srv, ns)["web-1"]["metadata"]["labels"]["controller-revision-hash"] == newest
+    assert pods(srv, ns)["web-0"]["metadata"]["labels"]["controller-revision-hash"] == before
+
     srv.kubectl(K, "scale", "sts", "web", "-n", ns, "--replicas=1")
     assert poll(lambda: claims() == ["data-web-0"], 60), claims()
     srv.kubectl(K, "delete", "sts", "web", "-n", ns)
