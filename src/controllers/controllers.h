@@ -56,6 +56,12 @@ const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_
 bool gt_pod_active(const json_t *pod);
 /* Whether a pod's Ready condition is True. */
 bool gt_pod_ready(const json_t *pod);
+/*
+ * Whether a pod is available: Ready for at least min_ready seconds (by its
+ * Ready condition's lastTransitionTime) at now.  A pod Ready but not for
+ * long enough sets *later (may be NULL): it becomes available by itself.
+ */
+bool gt_pod_available(const json_t *pod, int64_t min_ready, time_t now, bool *later);
 /* A new ownerReference to owner (an apps/v1 KIND); the caller owns it. */
 json_t *gt_owner_ref(const json_t *owner, const char *kind, bool controller);
 /*

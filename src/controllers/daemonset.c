@@ -18,18 +18,19 @@
  * Pods carry controller-revision-hash (the ControllerRevision's hash,
  * revision.c) and pod-template-generation.  RollingUpdate: with maxSurge 0
  * old pods are deleted while at most maxUnavailable (1) nodes lack an
- * available pod; with maxSurge the new pod starts next to the old one on
+ * available pod (Ready for spec.minReadySeconds); with maxSurge the new pod starts next to the old one on
  * up to maxSurge nodes and the old one goes once the new one is Ready
  * (both ints or percentages of the desired nodes, rounded up).  OnDelete:
  * only deleted pods come back new.
  *
  * Status: desiredNumberScheduled, currentNumberScheduled,
- * numberMisscheduled, numberReady, numberAvailable (= ready; minReadySeconds
- * is not applied), numberUnavailable, updatedNumberScheduled (the oldest
+ * numberMisscheduled, numberReady, numberAvailable (Ready for
+ * minReadySeconds), numberUnavailable, updatedNumberScheduled (the oldest
  * pod on the node is of the current revision), observedGeneration.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/selector.h"
 #include "base/log.h"
@@ -56,6 +57,9 @@ struct ds {
 	const json_t *set;
 	const char *ns, *name, *hash;
 	const json_t *tpl;
+	int64_t min_ready; /* spec.minReadySeconds */
+	time_t now;
+	bool *later;       /* set: a pod becomes available with time */
 };
 
 /* One node's view: its daemon pods (active ones), and whether one belongs there. */
@@ -148,6 +152,11 @@ static int by_age(const void *a, const void *b)
 {
 	return strcmp(gt_json_str(*(const json_t *const *)a, "metadata.creationTimestamp") ?: "",
 		      gt_json_str(*(const json_t *const *)b, "metadata.creationTimestamp") ?: "");
+}
+
+static bool available(const struct ds *d, const json_t *pod)
+{
+	return pod && gt_pod_available(pod, d->min_ready, d->now, d->later);
 }
 
 static bool is_new(const struct ds *d, const json_t *pod)
@@ -255,7 +264,7 @@ static void roll(const struct ds *d, struct node_pods *np, size_t n, int *more)
 		if (!np[i].fits)
 			continue;
 		desired++;
-		unavailable += !np[i].n || !gt_pod_ready(np[i].pods[0]);
+		unavailable += !np[i].n || !available(d, np[i].pods[0]);
 		surging += pick(d, &np[i], true) && pick(d, &np[i], false);
 	}
 	max_unav = gt_int_or_pct(json_object_get(ru, "maxUnavailable"), desired, 1, true);
@@ -270,9 +279,9 @@ static void roll(const struct ds *d, struct node_pods *np, size_t n, int *more)
 			continue;
 		*more = 1;
 		if (nw) {
-			if (gt_pod_ready(nw)) /* surged: the new one took over */
+			if (available(d, nw)) /* surged: the new one took over */
 				gt_delete_obj(d->api, "", "pods", old, -1);
-		} else if (!gt_pod_ready(old)) {
+		} else if (!available(d, old)) {
 			gt_delete_obj(d->api, "", "pods", old, -1); /* unavailable anyway */
 		} else if (max_surge > 0) {
 			if (surging < max_surge) {
@@ -288,7 +297,7 @@ static void roll(const struct ds *d, struct node_pods *np, size_t n, int *more)
 
 static void set_status(const struct ds *d, const struct node_pods *np, size_t n)
 {
-	int64_t desired = 0, current = 0, mis = 0, ready = 0, updated = 0, gen = 0;
+	int64_t desired = 0, current = 0, mis = 0, ready = 0, avail = 0, updated = 0, gen = 0;
 	struct gt_obj *out = NULL;
 	json_t *want;
 
@@ -302,14 +311,15 @@ static void set_status(const struct ds *d, const struct node_pods *np, size_t n)
 			continue;
 		current++;
 		ready += gt_pod_ready(np[i].pods[0]);
+		avail += available(d, np[i].pods[0]);
 		updated += is_new(d, np[i].pods[0]);
 	}
 	gt_json_int(d->set, "metadata.generation", &gen);
 	want = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "desiredNumberScheduled",
 			 (json_int_t)desired, "currentNumberScheduled", (json_int_t)current,
 			 "numberMisscheduled", (json_int_t)mis, "numberReady", (json_int_t)ready,
-			 "numberAvailable", (json_int_t)ready, "numberUnavailable",
-			 (json_int_t)(desired - ready), "updatedNumberScheduled", (json_int_t)updated,
+			 "numberAvailable", (json_int_t)avail, "numberUnavailable",
+			 (json_int_t)(desired - avail), "updatedNumberScheduled", (json_int_t)updated,
 			 "observedGeneration", (json_int_t)gen);
 	gt_api_modify(d->api, gt_registry_find("apps", "v1", "daemonsets"), d->ns, d->name,
 		      GT_PART_STATUS, gt_status_merge, want, NULL, &out, NULL);
@@ -347,7 +357,8 @@ static void trim(const struct ds *d, const struct gt_obj *rev, const struct node
 static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objlist *nodes,
 		    const struct gt_objlist *pods, const struct gt_objlist *crs)
 {
-	struct ds d = { .api = api, .set = set };
+	struct ds d = { .api = api, .set = set, .now = time(NULL) };
+	bool later = false;
 	const json_t **owned = NULL;
 	struct gt_labelsel *sel = NULL;
 	struct node_pods *np;
@@ -366,6 +377,8 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 		return 1;
 	}
 	d.hash = hash;
+	d.later = &later;
+	gt_json_int(set, "spec.minReadySeconds", &d.min_ready);
 	d.tpl = gt_json_path(set, "spec.template");
 	if (gt_labelsel_from_object(gt_json_path(set, "spec.selector"), &sel, NULL) < 0 ||
 	    gt_labelsel_empty(sel)) {
@@ -378,6 +391,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	if (!strcmp(gt_json_str(set, "spec.updateStrategy.type") ?: "RollingUpdate", "RollingUpdate"))
 		roll(&d, np, nodes->n, &more);
 	set_status(&d, np, nodes->n);
+	more |= later;
 	trim(&d, rev, np, nodes->n, owned, nowned);
 	for (size_t i = 0; i < nodes->n; i++)
 		free(np[i].pods);

@@ -65,6 +65,26 @@ bool gt_pod_ready(const json_t *pod)
 	return false;
 }
 
+bool gt_pod_available(const json_t *pod, int64_t min_ready, time_t now, bool *later)
+{
+	const json_t *c;
+	size_t i;
+	time_t since;
+
+	if (!gt_pod_ready(pod))
+		return false;
+	if (min_ready <= 0)
+		return true;
+	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
+		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready") &&
+		    gt_time_parse(gt_json_str(c, "lastTransitionTime") ?: "", &since) == 0 &&
+		    since + min_ready <= now)
+			return true;
+	if (later)
+		*later = true;
+	return false;
+}
+
 json_t *gt_owner_ref(const json_t *owner, const char *kind, bool controller)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "apps/v1", "kind", kind,

@@ -1,33 +1,35 @@
 /*
  * statefulset.c - the StatefulSet controller, as Kubernetes behaves:
- * pods "<sts>-<ordinal>" for ordinals 0..replicas-1 with hostname
- * "<sts>-<ordinal>" and subdomain spec.serviceName, the labels
- * statefulset.kubernetes.io/pod-name, apps.kubernetes.io/pod-index and
- * controller-revision-hash (the ControllerRevision's name, revision.c),
- * and for each volumeClaimTemplate a claim "<template>-<sts>-<ordinal>"
- * created before the pod and mounted in place of the template's volume.
+ * pods "<sts>-<ordinal>" for ordinals start..start+replicas-1
+ * (spec.ordinals.start, 0 by default) with hostname "<sts>-<ordinal>" and
+ * subdomain spec.serviceName, the labels statefulset.kubernetes.io/pod-name,
+ * apps.kubernetes.io/pod-index and controller-revision-hash (the
+ * ControllerRevision's name, revision.c), and for each volumeClaimTemplate
+ * a claim "<template>-<sts>-<ordinal>" created before the pod and mounted
+ * in place of the template's volume.
  *
- * OrderedReady (the default) creates ordinal N only once 0..N-1 are
- * Running and Ready, and removes surplus pods from the highest ordinal, one
- * at a time, only while the others are healthy; Parallel does both at
- * once.  A finished (Failed/Succeeded) pod is deleted and comes back under
- * the same name with the same claims.  RollingUpdate replaces pods whose
- * revision is not the update revision from the highest ordinal down to
+ * OrderedReady (the default) creates an ordinal only once those below it
+ * are Running and available (Ready for spec.minReadySeconds), and removes
+ * surplus pods from the highest ordinal, one at a time, only while the
+ * others are healthy; Parallel does both at once.  A finished
+ * (Failed/Succeeded) pod is deleted and comes back under the same name with
+ * the same claims.  RollingUpdate replaces pods whose revision is not the
+ * update revision from the highest ordinal down to
  * spec.updateStrategy.rollingUpdate.partition, at most maxUnavailable (1)
  * unavailable at a time; OnDelete replaces only what users delete.  Claims
  * stay when pods go, unless persistentVolumeClaimRetentionPolicy says
  * Delete (whenScaled: deleted with the ordinal; whenDeleted: owned by the
  * StatefulSet, so the garbage collector takes them with it).
  *
- * Status: replicas, readyReplicas, availableReplicas (= ready;
- * minReadySeconds is not applied), currentReplicas, updatedReplicas,
- * currentRevision, updateRevision (equal once a rolling update is
- * complete), observedGeneration, collisionCount (0: hashes are not
- * re-salted).  Orphans named like its pods that match its selector are
+ * Status: replicas, readyReplicas, availableReplicas, currentReplicas,
+ * updatedReplicas, currentRevision, updateRevision (equal once a rolling
+ * update is complete), observedGeneration, collisionCount (0: hashes are
+ * not re-salted).  Orphans named like its pods that match its selector are
  * adopted, as Kubernetes does.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/selector.h"
 #include "base/log.h"
@@ -44,16 +46,27 @@ struct sts {
 	const char *ns, *name;
 	const json_t **slot;     /* pods by ordinal */
 	size_t nslot;
-	int64_t replicas, partition; /* partition: 0 unless RollingUpdate */
+	int64_t replicas, start;     /* ordinals start..start+replicas-1 */
+	int64_t partition;           /* 0 unless RollingUpdate */
+	int64_t min_ready;           /* spec.minReadySeconds */
+	time_t now;
+	bool *later;                 /* set: a pod becomes available with time */
 	const char *urev, *crev; /* update and current revision names */
 	const json_t *utpl, *ctpl;
 	const struct gt_objlist *pvcs;
 };
 
-static bool healthy(const json_t *pod)
+/* Running and available (Ready for minReadySeconds): what ordered progress waits for. */
+static bool healthy(const struct sts *s, const json_t *pod)
 {
 	return pod && gt_pod_active(pod) &&
-	       !strcmp(gt_json_str(pod, "status.phase") ?: "", "Running") && gt_pod_ready(pod);
+	       !strcmp(gt_json_str(pod, "status.phase") ?: "", "Running") &&
+	       gt_pod_available(pod, s->min_ready, s->now, s->later);
+}
+
+static bool is_replica(const struct sts *s, int64_t ord)
+{
+	return ord >= s->start && ord < s->start + s->replicas;
 }
 
 static const char *label(const json_t *obj, const char *key)
@@ -203,7 +216,7 @@ static void drop_scaled_claims(const struct sts *s)
 			if (strncmp(cn, tn, l) || cn[l] != '-')
 				continue;
 			ord = ordinal_of(s->name, cn + l + 1);
-			if (ord >= s->replicas && ((size_t)ord >= s->nslot || !s->slot[ord]))
+			if (ord >= 0 && !is_replica(s, ord) && ((size_t)ord >= s->nslot || !s->slot[ord]))
 				gt_delete_obj(s->api, "", "persistentvolumeclaims", c, -1);
 		}
 	}
@@ -214,29 +227,30 @@ static bool scale(const struct sts *s, bool ordered, int *more)
 {
 	bool blocked = false;
 
-	for (int64_t ord = 0; ord < s->replicas; ord++) {
-		const json_t *p = (size_t)ord < s->nslot ? s->slot[ord] : NULL;
+	for (int64_t ord = s->start; ord < s->start + s->replicas; ord++) {
+		const json_t *p = s->slot[ord];
 
 		if (!p) {
 			if (ordered && blocked)
 				break;
 			/* below the partition: the current revision, else the update revision */
-			if (create_pod(s, ord, ord < s->partition) < 0)
+			if (create_pod(s, ord, ord < s->start + s->partition) < 0)
 				gt_debug("statefulset %s/%s: ordinal %lld not created", s->ns, s->name,
 					 (long long)ord);
 			*more = 1;
 			blocked = true;
 			continue;
 		}
-		if (!healthy(p)) {
+		if (!healthy(s, p)) {
 			*more = 1;
 			blocked = true;
 		}
 	}
-	for (int64_t ord = (int64_t)s->nslot - 1; ord >= s->replicas; ord--) {
+	/* the condemned: outside the range, highest ordinal first */
+	for (int64_t ord = (int64_t)s->nslot - 1; ord >= 0; ord--) {
 		const json_t *p = s->slot[ord];
 
-		if (!p)
+		if (!p || is_replica(s, ord))
 			continue;
 		*more = 1;
 		if (gt_json_path(p, "metadata.deletionTimestamp")) {
@@ -259,24 +273,24 @@ static void roll(const struct sts *s, int64_t max_unavailable)
 {
 	int64_t unavailable = 0;
 
-	for (int64_t ord = 0; ord < s->replicas; ord++)
-		unavailable += !healthy(s->slot[ord]);
-	for (int64_t ord = s->replicas - 1; ord >= s->partition; ord--) {
+	for (int64_t ord = s->start; ord < s->start + s->replicas; ord++)
+		unavailable += !healthy(s, s->slot[ord]);
+	for (int64_t ord = s->start + s->replicas - 1; ord >= s->start + s->partition; ord--) {
 		const json_t *p = s->slot[ord];
 
 		if (!p || gt_json_path(p, "metadata.deletionTimestamp") ||
 		    !strcmp(label(p, REV_LABEL) ?: "", s->urev))
 			continue;
-		if (unavailable >= max_unavailable && healthy(p))
+		if (unavailable >= max_unavailable && healthy(s, p))
 			break;
-		unavailable += healthy(p);
+		unavailable += healthy(s, p);
 		gt_delete_obj(s->api, "", "pods", p, -1);
 	}
 }
 
 static void set_status(const struct sts *s, int more)
 {
-	int64_t n = 0, ready = 0, cur = 0, upd = 0, gen = 0;
+	int64_t n = 0, ready = 0, avail = 0, cur = 0, upd = 0, gen = 0;
 	const char *crev = s->crev;
 	json_t *want;
 	struct gt_obj *out = NULL;
@@ -288,6 +302,7 @@ static void set_status(const struct sts *s, int more)
 			continue;
 		n++;
 		ready += gt_pod_ready(p);
+		avail += gt_pod_available(p, s->min_ready, s->now, s->later);
 		cur += !strcmp(label(p, REV_LABEL) ?: "", s->crev);
 		upd += !strcmp(label(p, REV_LABEL) ?: "", s->urev);
 	}
@@ -299,7 +314,7 @@ static void set_status(const struct sts *s, int more)
 	}
 	gt_json_int(s->set, "metadata.generation", &gen);
 	want = json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:i}", "replicas", (json_int_t)n,
-			 "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)ready,
+			 "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)avail,
 			 "currentReplicas", (json_int_t)cur, "updatedReplicas", (json_int_t)upd,
 			 "currentRevision", crev, "updateRevision", s->urev, "observedGeneration",
 			 (json_int_t)gen, "collisionCount", 0);
@@ -339,12 +354,12 @@ static void load_pods(struct sts *s, const struct gt_objlist *pods, const struct
 		}
 		s->slot[ord] = p;
 	}
-	if (s->nslot < (size_t)s->replicas) {
-		size_t old = s->nslot;
+	if (s->nslot < (size_t)(s->start + s->replicas)) {
+		size_t old = s->nslot, want = (size_t)(s->start + s->replicas);
 
-		gt_grow((void **)&s->slot, &cap, (size_t)s->replicas, sizeof(*s->slot));
-		memset(s->slot + old, 0, ((size_t)s->replicas - old) * sizeof(*s->slot));
-		s->nslot = (size_t)s->replicas;
+		gt_grow((void **)&s->slot, &cap, want, sizeof(*s->slot));
+		memset(s->slot + old, 0, (want - old) * sizeof(*s->slot));
+		s->nslot = want;
 	}
 }
 
@@ -366,6 +381,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 			       "RollingUpdate");
 	bool ordered = strcmp(gt_json_str(set, "spec.podManagementPolicy") ?: "", "Parallel");
 	struct gt_labelsel *sel = NULL;
+	bool later = false;
 	struct gt_obj *urev;
 	size_t nowned = 0;
 	int64_t limit = 10;
@@ -377,8 +393,12 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	if (gt_json_path(set, "metadata.deletionTimestamp") || !gt_json_str(set, "metadata.uid"))
 		return 0; /* the garbage collector takes its pods */
 	gt_json_int(set, "spec.replicas", &s.replicas);
-	if (s.replicas < 0 || s.replicas > MAX_ORDINAL)
+	gt_json_int(set, "spec.ordinals.start", &s.start);
+	gt_json_int(set, "spec.minReadySeconds", &s.min_ready);
+	if (s.replicas < 0 || s.start < 0 || s.start + s.replicas > MAX_ORDINAL)
 		return 0;
+	s.now = time(NULL);
+	s.later = &later;
 	urev = gt_revision_sync(api, set, "StatefulSet", crs, hash, &owned, &nowned);
 	if (!urev) {
 		free(owned);
@@ -403,6 +423,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 			roll(&s, gt_int_or_pct(json_object_get(ru, "maxUnavailable"), s.replicas, 1, false) ?: 1);
 	}
 	set_status(&s, more);
+	more |= later;
 	{
 		const char *live[2 + 64];
 		size_t nlive = 0;

@@ -4,6 +4,8 @@ names and per-ordinal claims whose data outlives the pod, the hostname and
 subdomain in /etc/hosts, an ordered rolling update with `kubectl rollout
 status/history/undo` (both kubectls), ordered scale-down that keeps the
 claims, and a selector that does not match the template refused."""
+import threading
+
 import pytest
 
 from conftest import PodWatch, _ns_name, agent_server, agent_teardown, poll
@@ -241,3 +243,41 @@ def test_statefulset_bad_input(srv):
     r = srv.request("POST", "/apis/apps/v1/namespaces/%s/statefulsets" % ns, body)
     assert r.status == 422 and any(c["field"] == "spec.replicas"
                                    for c in r.json()["details"]["causes"]), r
+
+
+def test_statefulset_ordinals_start_and_min_ready(srv):
+    """spec.ordinals.start shifts the ordinals; with minReadySeconds a Ready
+    pod counts as available (and lets the next ordinal start) only later."""
+    from kubernetes import client, watch
+    ns = srv.make_ns(_ns_name("sts-ord"))
+    seen, w = [], watch.Watch()
+    api = client.AppsV1Api(srv.api_client())
+
+    def run():
+        try:
+            for ev in w.stream(api.list_namespaced_stateful_set, ns, timeout_seconds=300):
+                st = ev["object"].status
+                if st:
+                    seen.append((st.ready_replicas or 0, st.available_replicas or 0))
+        except Exception:  # noqa: BLE001 - the server going away ends the stream
+            pass
+    threading.Thread(target=run, daemon=True).start()
+    watch_pods = PodWatch(srv, ns)
+    try:
+        m = MANIFEST.replace("replicas: 3", "replicas: 2\n  ordinals: {start: 5}\n"
+                             "  minReadySeconds: 2")
+        srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(m))
+        assert poll(lambda: sts(srv, ns)["status"].get("availableReplicas") == 2, 60), \
+            sts(srv, ns)["status"]
+    finally:
+        w.stop()
+        watch_pods.stop()
+    assert sorted(pods(srv, ns)) == ["web-5", "web-6"]
+    assert pods(srv, ns)["web-6"]["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "6"
+    assert any(r > a for r, a in seen), seen  # Ready before available
+    # web-6 was created only after web-5 counted as available
+    ev = watch_pods.events
+    added6 = first(ev, lambda e: e[0] == "ADDED" and e[1] == "web-6")
+    assert added6 is not None and first(ev[:added6], lambda e: e[1] == "web-5" and e[3]) is not None
+    srv.kubectl(K, "delete", "sts", "web", "-n", ns)
+    assert poll(lambda: not pods(srv, ns), 60)
