@@ -101,6 +101,9 @@ def test_daemonset_follows_nodes(cluster):
     assert (st["desiredNumberScheduled"], st["currentNumberScheduled"], st["numberReady"],
             st["numberAvailable"], st["updatedNumberScheduled"], st["numberMisscheduled"]) == \
         (2, 2, 2, 2, 2, 0), st
+    for v in (K, K20):
+        p = srv.kubectl(v, "get", "ds", "mon", "-n", ns)
+        assert p.stdout.split("\n")[1].split()[:6] == ["mon", "2", "2", "2", "2", "2"], p.stdout
 
     # a node that joins later gets one; cordoned, it keeps it (and gets it back)
     srv.agents.start("ds-c")

@@ -109,6 +109,9 @@ def test_statefulset_lifecycle(srv):
         st = sts(srv, ns)["status"]
         assert st["replicas"] == 3 and st["currentReplicas"] == 3 and \
             st["updatedReplicas"] == 3 and st["currentRevision"] == st["updateRevision"], st
+        for v in (K, K20):
+            p = srv.kubectl(v, "get", "sts", "web", "-n", ns)
+            assert p.stdout.split("\n")[1].split()[:2] == ["web", "3/3"], p.stdout
 
         # a deleted pod comes back with the same name and the same claim (and its data)
         uid = ps["web-1"]["metadata"]["uid"]
