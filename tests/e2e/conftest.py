@@ -749,7 +749,6 @@ class PodWatch:
     (type, name, phase, ready, being deleted, node)."""
 
     def __init__(self, srv, ns):
-        import threading
         from kubernetes import client, watch
         self.events, self.w, self.error = [], watch.Watch(), None
         api = client.CoreV1Api(srv.api_client())
