@@ -95,6 +95,14 @@ static int set_ready(json_t *obj, void *ctx, struct gt_err *err)
 	return 0;
 }
 
+static int set_failed(json_t *obj, void *ctx, struct gt_err *err)
+{
+	(void)ctx;
+	(void)err;
+	gt_json_set(obj, "status", json_pack("{s:s}", "phase", "Failed"));
+	return 0;
+}
+
 static void ready(const char *ns, const char *name)
 {
 	struct gt_obj *o = NULL;
@@ -192,6 +200,26 @@ TEST(statefulset_ordered)
 	gt_sts_pass(api, NULL);
 	CHECK_INT(status_int(sts, "s1", "db", "status.readyReplicas"), 3);
 	CHECK_INT(count("apps/controllerrevisions/", "s1"), 1);
+	/* a failed pod comes back under its name, with its claim */
+	{
+		struct gt_obj *o = NULL;
+		json_t *before = get(pods, "s1", "db-1"), *after;
+
+		if (gt_api_modify(api, pods, "s1", "db-1", GT_PART_STATUS, set_failed, NULL, NULL, &o,
+				  NULL) == 0)
+			gt_obj_unref(o);
+		gt_sts_pass(api, NULL);
+		gt_sts_pass(api, NULL);
+		after = get(pods, "s1", "db-1");
+		CHECK(after && strcmp(gt_json_str(after, "metadata.uid"), gt_json_str(before, "metadata.uid")));
+		CHECK_STR(gt_json_str(json_array_get(gt_json_path(after, "spec.volumes"), 0),
+				      "persistentVolumeClaim.claimName"), "data-db-1");
+		CHECK_INT(count("core/persistentvolumeclaims/", "s1"), 3);
+		json_decref(before);
+		json_decref(after);
+		ready("s1", "db-1");
+		gt_sts_pass(api, NULL);
+	}
 	/* a rolling update goes from the highest ordinal, one at a time */
 	modify(sts, "s1", "db", set_env, "2");
 	gt_sts_pass(api, NULL); /* the new revision; db-2 goes (unbound: at once) */
@@ -278,11 +306,44 @@ TEST(daemonset_nodes)
 	CHECK_INT(status_int(ds, "d1", "mon", "status.updatedNumberScheduled"), 1);
 }
 
+/* hostNetwork pods also tolerate network-unavailable; a user toleration is not doubled */
+TEST(daemonset_tolerations)
+{
+	const struct gt_resource *ds = R("apps", "daemonsets");
+	struct gt_objlist l = { 0 };
+	int seen = 0;
+
+	CHECK_INT(create(R("", "namespaces"), NULL, "{\"metadata\":{\"name\":\"d2\"}}"), 0);
+	CHECK_INT(create(ds, "d2", "{\"metadata\":{\"name\":\"net\"},\"spec\":{\"selector\":"
+			 "{\"matchLabels\":{\"app\":\"net\"}},\"template\":{\"metadata\":{\"labels\":"
+			 "{\"app\":\"net\"}},\"spec\":{\"hostNetwork\":true,\"tolerations\":[{\"key\":"
+			 "\"node.kubernetes.io/unschedulable\",\"operator\":\"Exists\",\"effect\":"
+			 "\"NoSchedule\"}],\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}"), 0);
+	gt_ds_pass(api, NULL);
+	gt_objlist_load(api, "core/pods/", &l);
+	for (size_t i = 0; i < l.n; i++) {
+		const json_t *p = l.items[i]->obj, *t;
+		size_t k;
+		int net = 0;
+
+		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", "d2"))
+			continue;
+		seen++;
+		CHECK_INT(json_array_size(gt_json_path(p, "spec.tolerations")), 7);
+		json_array_foreach(gt_json_path(p, "spec.tolerations"), k, t)
+			net += !strcmp(gt_json_str(t, "key") ?: "", "node.kubernetes.io/network-unavailable");
+		CHECK_INT(net, 1);
+	}
+	gt_objlist_release(&l);
+	CHECK(seen > 0);
+}
+
 int main(void)
 {
 	setup();
 	RUN(statefulset_ordered);
 	RUN(daemonset_nodes);
+	RUN(daemonset_tolerations);
 	teardown();
 	return t_done();
 }
