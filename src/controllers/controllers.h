@@ -46,10 +46,16 @@ bool gt_pod_finished(const json_t *pod);
 const char *gt_controller_uid(const json_t *obj);
 struct gt_labelsel;
 /*
- * The uid of pod's controller.  An active orphan that matches sel (NULL:
- * none do) is adopted first, as Kubernetes adopts: owner (an apps/v1 KIND,
- * not being deleted, in the pod's namespace) is added as its controller.
+ * The uid of obj's controller (obj a GROUP/v1 PLURAL).  An orphan not being
+ * deleted that matches sel (NULL: none do) is adopted first, as Kubernetes
+ * adopts: owner (an apps/v1 KIND, not being deleted, in obj's namespace) is
+ * added as its controller.
  */
+const char *gt_adopt(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		     const json_t *owner, const char *kind, const struct gt_labelsel *sel);
+/* owner's spec.selector, or NULL when missing, invalid or empty (caller frees). */
+struct gt_labelsel *gt_owner_selector(const json_t *owner);
+/* gt_adopt for a pod; finished pods are not adopted. */
 const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
 			      const char *kind, const struct gt_labelsel *sel);
 /* Whether a pod counts: not finished and not being deleted. */
@@ -128,14 +134,15 @@ int gt_ds_pass(struct gt_api *api, void *ctx);
  * revision of the owner's current spec.template, "<owner>-<hash>" with
  * data {"spec":{"template":{...,"$patch":"replace"}}} (what `kubectl
  * rollout history/undo` read and patch back), found among crs, moved to the
- * top revision number when an old template returns, or created.  Returns a
- * reference (caller unrefs) or NULL when it could not be created; *hash
- * gets the hash.  owned gets the owner's revisions in crs (borrowed, array
- * freed by the caller).
+ * top revision number when an old template returns, or created.  Orphan
+ * revisions matching sel (the owner's selector; NULL: none) are adopted.
+ * Returns a reference (caller unrefs) or NULL when it could not be created;
+ * *hash gets the hash.  owned gets the owner's revisions in crs (borrowed,
+ * array freed by the caller).
  */
 struct gt_obj *gt_revision_sync(struct gt_api *api, const json_t *owner, const char *kind,
-				const struct gt_objlist *crs, char hash[16], const json_t ***owned,
-				size_t *nowned);
+				const struct gt_labelsel *sel, const struct gt_objlist *crs,
+				char hash[16], const json_t ***owned, size_t *nowned);
 /* The template a revision holds (borrowed from rev; NULL if none). */
 json_t *gt_revision_template(const json_t *rev);
 /* Whether a revision holds tpl. */

@@ -371,8 +371,10 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	d.name = gt_json_str(set, "metadata.name") ?: "";
 	if (gt_json_path(set, "metadata.deletionTimestamp") || !gt_json_str(set, "metadata.uid"))
 		return 0;
-	rev = gt_revision_sync(api, set, "DaemonSet", crs, hash, &owned, &nowned);
+	sel = gt_owner_selector(set); /* NULL (validation refuses those): adopt nothing */
+	rev = gt_revision_sync(api, set, "DaemonSet", sel, crs, hash, &owned, &nowned);
 	if (!rev) {
+		gt_labelsel_free(sel);
 		free(owned);
 		return 1;
 	}
@@ -380,19 +382,14 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	d.later = &later;
 	gt_json_int(set, "spec.minReadySeconds", &d.min_ready);
 	d.tpl = gt_json_path(set, "spec.template");
-	if (gt_labelsel_from_object(gt_json_path(set, "spec.selector"), &sel, NULL) < 0 ||
-	    gt_labelsel_empty(sel)) {
-		gt_labelsel_free(sel);
-		sel = NULL; /* validation refuses these: adopt nothing */
-	}
 	np = group(&d, nodes, pods, sel, &more);
-	gt_labelsel_free(sel);
 	place(&d, np, nodes->n, &more);
 	if (!strcmp(gt_json_str(set, "spec.updateStrategy.type") ?: "RollingUpdate", "RollingUpdate"))
 		roll(&d, np, nodes->n, &more);
 	set_status(&d, np, nodes->n);
 	more |= later;
 	trim(&d, rev, np, nodes->n, owned, nowned);
+	gt_labelsel_free(sel);
 	for (size_t i = 0; i < nodes->n; i++)
 		free(np[i].pods);
 	free(np);

@@ -191,20 +191,41 @@ static int adopt(json_t *obj, void *ctx, struct gt_err *err)
 	return 0;
 }
 
-const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
-			      const char *kind, const struct gt_labelsel *sel)
+const char *gt_adopt(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		     const json_t *owner, const char *kind, const struct gt_labelsel *sel)
 {
-	const char *cu = gt_controller_uid(pod);
+	const char *cu = gt_controller_uid(obj);
 	struct adoption a = { owner, kind };
 	struct gt_obj *out = NULL;
 
-	if (cu || !sel || !gt_pod_active(pod) || gt_json_path(owner, "metadata.deletionTimestamp") ||
-	    !gt_labelsel_match(sel, gt_json_path(pod, "metadata.labels")))
+	if (cu || !sel || gt_json_path(obj, "metadata.deletionTimestamp") ||
+	    gt_json_path(owner, "metadata.deletionTimestamp") ||
+	    !gt_labelsel_match(sel, gt_json_path(obj, "metadata.labels")))
 		return cu;
-	if (gt_api_modify(api, gt_registry_find("", "v1", "pods"), gt_json_str(pod, "metadata.namespace"),
-			  gt_json_str(pod, "metadata.name"), GT_PART_MAIN, adopt, &a, NULL, &out,
+	if (gt_api_modify(api, gt_registry_find(group, "v1", plural), gt_json_str(obj, "metadata.namespace"),
+			  gt_json_str(obj, "metadata.name"), GT_PART_MAIN, adopt, &a, NULL, &out,
 			  NULL) < 0)
 		return NULL;
 	gt_obj_unref(out);
 	return gt_json_str(owner, "metadata.uid");
+}
+
+const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
+			      const char *kind, const struct gt_labelsel *sel)
+{
+	if (gt_pod_finished(pod))
+		return gt_controller_uid(pod);
+	return gt_adopt(api, "", "pods", pod, owner, kind, sel);
+}
+
+struct gt_labelsel *gt_owner_selector(const json_t *owner)
+{
+	struct gt_labelsel *sel = NULL;
+
+	if (gt_labelsel_from_object(gt_json_path(owner, "spec.selector"), &sel, NULL) < 0 ||
+	    gt_labelsel_empty(sel)) {
+		gt_labelsel_free(sel);
+		return NULL;
+	}
+	return sel;
 }

@@ -97,11 +97,8 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	struct gt_obj *out = NULL;
 	int more = 0;
 
-	if (gt_labelsel_from_object(gt_json_path(rs, "spec.selector"), &sel, NULL) < 0 ||
-	    gt_labelsel_empty(sel)) {
-		gt_labelsel_free(sel);
+	if (!(sel = gt_owner_selector(rs)))
 		return 0; /* validation refuses these; nothing safe to do */
-	}
 	gt_json_int(rs, "spec.replicas", &want);
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;

@@ -7,6 +7,8 @@
  * data {"spec":{"template":{...,"$patch":"replace"}}} (the strategic merge
  * patch `kubectl rollout undo` sends back) and a revision number that
  * counts up; an old template that returns takes the next number again.
+ * Orphans matching the owner's selector are adopted (an owner deleted with
+ * --cascade=orphan and created again finds its history).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +94,8 @@ static struct gt_obj *create(struct gt_api *api, const json_t *owner, const char
 }
 
 struct gt_obj *gt_revision_sync(struct gt_api *api, const json_t *owner, const char *kind,
-				const struct gt_objlist *crs, char hash[16], const json_t ***owned,
-				size_t *nowned)
+				const struct gt_labelsel *sel, const struct gt_objlist *crs,
+				char hash[16], const json_t ***owned, size_t *nowned)
 {
 	const char *ns = gt_json_str(owner, "metadata.namespace") ?: "";
 	const char *uid = gt_json_str(owner, "metadata.uid") ?: "";
@@ -114,7 +116,7 @@ struct gt_obj *gt_revision_sync(struct gt_api *api, const json_t *owner, const c
 		const json_t *r = crs->items[i]->obj;
 
 		if (strcmp(gt_json_str(r, "metadata.namespace") ?: "", ns) ||
-		    strcmp(gt_controller_uid(r) ?: "", uid))
+		    strcmp(gt_adopt(api, "apps", "controllerrevisions", r, owner, kind, sel) ?: "", uid))
 			continue;
 		gt_grow((void **)owned, &cap, *nowned + 1, sizeof(**owned));
 		(*owned)[(*nowned)++] = r;

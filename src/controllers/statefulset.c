@@ -399,8 +399,10 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 		return 0;
 	s.now = time(NULL);
 	s.later = &later;
-	urev = gt_revision_sync(api, set, "StatefulSet", crs, hash, &owned, &nowned);
+	sel = gt_owner_selector(set); /* NULL (validation refuses those): adopt nothing */
+	urev = gt_revision_sync(api, set, "StatefulSet", sel, crs, hash, &owned, &nowned);
 	if (!urev) {
+		gt_labelsel_free(sel);
 		free(owned);
 		return 1;
 	}
@@ -411,13 +413,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 	s.ctpl = crev ? gt_revision_template(crev) : s.utpl;
 	if (rolling)
 		gt_json_int(ru, "partition", &s.partition);
-	if (gt_labelsel_from_object(gt_json_path(set, "spec.selector"), &sel, NULL) < 0 ||
-	    gt_labelsel_empty(sel)) {
-		gt_labelsel_free(sel);
-		sel = NULL; /* validation refuses these: adopt nothing */
-	}
 	load_pods(&s, pods, sel, &more);
-	gt_labelsel_free(sel);
 	if (scale(&s, ordered, &more) || !ordered) {
 		if (rolling)
 			roll(&s, gt_int_or_pct(json_object_get(ru, "maxUnavailable"), s.replicas, 1, false) ?: 1);
@@ -436,6 +432,7 @@ static int sync_one(struct gt_api *api, const json_t *set, const struct gt_objli
 		gt_json_int(set, "spec.revisionHistoryLimit", &limit);
 		gt_revision_trim(api, owned, nowned, limit, live, nlive);
 	}
+	gt_labelsel_free(sel);
 	gt_obj_unref(urev);
 	free(owned);
 	free(s.slot);

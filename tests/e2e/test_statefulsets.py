@@ -172,9 +172,30 @@ def test_statefulset_lifecycle(srv):
         assert poll(lambda: all_ready(srv, ns, 2), 60)
         assert poll(lambda: logs(srv, ns, "web-1").count("start-web-1") == starts + 1, 20), \
             logs(srv, ns, "web-1")
+
+        # deleted with --cascade=orphan and created again: pods and history adopted
+        kept = {n: p["metadata"]["uid"] for n, p in pods(srv, ns).items()}
+        revs = sorted(r["metadata"]["name"] for r in srv.get(
+            "/apis/apps/v1/namespaces/%s/controllerrevisions" % ns)["items"])
+        srv.kubectl(K, "delete", "sts", "web", "-n", ns, "--cascade=orphan")
+        assert poll(lambda: not srv.exists("/apis/apps/v1/namespaces/%s/statefulsets/web" % ns) and
+                    all(not p["metadata"].get("ownerReferences") for p in pods(srv, ns).values()),
+                    30), pods(srv, ns)
+        srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(MANIFEST))
+        uid = sts(srv, ns)["metadata"]["uid"]
+        assert poll(lambda: all_ready(srv, ns, 3), 60), pods(srv, ns).keys()
+        now = pods(srv, ns)
+        assert {n: now[n]["metadata"]["uid"] for n in kept} == kept
+        assert all(p["metadata"]["ownerReferences"][0]["uid"] == uid for p in now.values())
+        crs = srv.get("/apis/apps/v1/namespaces/%s/controllerrevisions" % ns)["items"]
+        assert sorted(r["metadata"]["name"] for r in crs) == revs, crs
+        assert all(r["metadata"]["ownerReferences"][0]["uid"] == uid for r in crs), crs
+
         srv.kubectl(K, "delete", "sts", "web", "-n", ns)
         assert poll(lambda: not pods(srv, ns), 60), pods(srv, ns).keys()
         assert len(srv.get("/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"]) == 3
+        assert poll(lambda: not srv.get("/apis/apps/v1/namespaces/%s/controllerrevisions"
+                                        % ns)["items"], 30)
     finally:
         watch.stop()
 
