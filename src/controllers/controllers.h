@@ -86,9 +86,20 @@ void gt_template_hash(const json_t *v, char out[16]);
 int gt_status_merge(json_t *obj, void *ctx, struct gt_err *err);
 /* An IntOrString of total: "25%" rounded up or down, an int as is, else def. */
 int64_t gt_int_or_pct(const json_t *v, int64_t total, int64_t def, bool up);
-/* Deletes obj (a GROUP/v1 PLURAL) with grace seconds (-1: its own), dependents in the background. */
-void gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
-		   int64_t grace);
+/*
+ * Records an Event (core/v1) about obj (a stored object: its kind,
+ * apiVersion, namespace, name and uid) of type "Normal" or "Warning", from
+ * component, with the message fmt.  Best effort: failures are ignored.
+ */
+void gt_record_event(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		     const char *component, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/*
+ * Deletes obj (a GROUP/v1 PLURAL) with grace seconds (-1: its own),
+ * dependents in the background.  Returns 0 or a negative errno.
+ */
+int gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		  int64_t grace);
 
 /*
  * A controller loop (loop.c): its thread reads the store's events, runs

@@ -39,6 +39,7 @@
 
 #define REV_LABEL "controller-revision-hash"
 #define GEN_LABEL "pod-template-generation"
+#define COMPONENT "daemonset-controller"
 
 static const struct {
 	const char *key, *effect;
@@ -127,7 +128,18 @@ static void create_pod(const struct ds *d, const char *node)
 	if (gt_api_create(d->api, gt_registry_find("", "v1", "pods"), d->ns, pod, NULL, &out, &err) < 0)
 		gt_warn("daemonset %s/%s: cannot create a pod for node %s: %s", d->ns, d->name, node,
 			err.msg);
+	else
+		gt_record_event(d->api, d->set, "Normal", "SuccessfulCreate", COMPONENT,
+				"Created pod: %s", gt_json_str(out->obj, "metadata.name") ?: "");
 	gt_obj_unref(out);
+}
+
+/* Deletes one of the set's pods, with an event as Kubernetes records it. */
+static void delete_pod(const struct ds *d, const json_t *pod, int64_t grace)
+{
+	if (gt_delete_obj(d->api, "", "pods", pod, grace) == 0)
+		gt_record_event(d->api, d->set, "Normal", "SuccessfulDelete", COMPONENT,
+				"Deleted pod: %s", gt_json_str(pod, "metadata.name") ?: "");
 }
 
 /* The node a daemon pod is for: spec.nodeName, else its matchFields pin. */
@@ -192,7 +204,7 @@ static struct node_pods *group(const struct ds *d, const struct gt_objlist *node
 			;
 		if (k == nodes->n) {
 			if (!gt_json_path(p, "metadata.deletionTimestamp"))
-				gt_delete_obj(d->api, "", "pods", p, 0);
+				delete_pod(d, p, 0);
 			continue;
 		}
 		if (gt_json_path(p, "metadata.deletionTimestamp")) {
@@ -200,7 +212,7 @@ static struct node_pods *group(const struct ds *d, const struct gt_objlist *node
 			*more = 1;
 		} else if (gt_pod_finished(p)) {
 			/* failed (or done): replaced once it is gone */
-			gt_delete_obj(d->api, "", "pods", p, -1);
+			delete_pod(d, p, -1);
 			np[k].terminating = true;
 			*more = 1;
 		} else {
@@ -224,7 +236,7 @@ static void place(const struct ds *d, struct node_pods *np, size_t n, int *more)
 		if (!x->fits) {
 			/* a NoSchedule taint keeps new pods off, not the one there */
 			for (size_t k = 0; k < x->n && !x->stays; k++)
-				gt_delete_obj(d->api, "", "pods", x->pods[k], -1);
+				delete_pod(d, x->pods[k], -1);
 			*more |= x->n > 0 && !x->stays;
 			continue;
 		}
@@ -239,7 +251,7 @@ static void place(const struct ds *d, struct node_pods *np, size_t n, int *more)
 
 			/* keep the oldest of each revision */
 			if ((nw ? news++ : olds++) > 0) {
-				gt_delete_obj(d->api, "", "pods", x->pods[k], -1);
+				delete_pod(d, x->pods[k], -1);
 				*more = 1;
 			}
 		}
@@ -280,16 +292,16 @@ static void roll(const struct ds *d, struct node_pods *np, size_t n, int *more)
 		*more = 1;
 		if (nw) {
 			if (available(d, nw)) /* surged: the new one took over */
-				gt_delete_obj(d->api, "", "pods", old, -1);
+				delete_pod(d, old, -1);
 		} else if (!available(d, old)) {
-			gt_delete_obj(d->api, "", "pods", old, -1); /* unavailable anyway */
+			delete_pod(d, old, -1); /* unavailable anyway */
 		} else if (max_surge > 0) {
 			if (surging < max_surge) {
 				create_pod(d, np[i].name);
 				surging++;
 			}
 		} else if (unavailable < max_unav) {
-			gt_delete_obj(d->api, "", "pods", old, -1);
+			delete_pod(d, old, -1);
 			unavailable++;
 		}
 	}

@@ -3,8 +3,10 @@
  * lists of stored objects by key prefix, and the questions they all ask of
  * them (has this pod finished, who controls this object).
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/selector.h"
 #include "controllers/controllers.h"
@@ -158,16 +160,19 @@ int64_t gt_int_or_pct(const json_t *v, int64_t total, int64_t def, bool up)
 	return up ? (total * strtoll(s, NULL, 10) + 99) / 100 : total * strtoll(s, NULL, 10) / 100;
 }
 
-void gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
-		   int64_t grace)
+int gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		  int64_t grace)
 {
 	struct gt_delete_opts o = { .grace = grace, .prop = GT_PROP_BACKGROUND };
 	struct gt_obj *out = NULL;
 	bool gone;
+	int rc;
 
-	gt_api_delete(api, gt_registry_find(group, "v1", plural), gt_json_str(obj, "metadata.namespace"),
-		      gt_json_str(obj, "metadata.name"), &o, &out, &gone, NULL);
+	rc = gt_api_delete(api, gt_registry_find(group, "v1", plural),
+			   gt_json_str(obj, "metadata.namespace"), gt_json_str(obj, "metadata.name"), &o,
+			   &out, &gone, NULL);
 	gt_obj_unref(out);
+	return rc;
 }
 
 struct adoption {
@@ -228,4 +233,37 @@ struct gt_labelsel *gt_owner_selector(const json_t *owner)
 		return NULL;
 	}
 	return sel;
+}
+
+void gt_record_event(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		     const char *component, const char *fmt, ...)
+{
+	const char *ns = gt_json_str(obj, "metadata.namespace") ?: "default";
+	char name[300], now[32], micro[40], msg[1024];
+	struct timespec ts;
+	struct gt_obj *out = NULL;
+	va_list ap;
+	json_t *ev;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, sizeof(name), "%.200s.%llx", gt_json_str(obj, "metadata.name") ?: "object",
+		 (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+	gt_time_rfc3339(ts.tv_sec, now);
+	gt_time_rfc3339_micro(micro);
+	ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+		       "s:s,s:s,s:i,s:s,s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
+		       "involvedObject", "kind", gt_json_str(obj, "kind") ?: "",
+		       "apiVersion", gt_json_str(obj, "apiVersion") ?: "", "namespace", ns, "name",
+		       gt_json_str(obj, "metadata.name") ?: "", "uid",
+		       gt_json_str(obj, "metadata.uid") ?: "",
+		       "reason", reason, "message", msg, "type", type,
+		       "source", "component", component,
+		       "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+		       "reportingComponent", component, "eventTime", micro);
+	if (ev && gt_api_create(api, gt_registry_find("", "v1", "events"), ns, ev, NULL, &out, NULL) == 0)
+		gt_obj_unref(out);
 }

@@ -39,6 +39,7 @@
 #define POD_INDEX_LABEL "apps.kubernetes.io/pod-index"
 #define REV_LABEL "controller-revision-hash"
 #define MAX_ORDINAL 100000
+#define COMPONENT "statefulset-controller"
 
 struct sts {
 	struct gt_api *api;
@@ -62,6 +63,15 @@ static bool healthy(const struct sts *s, const json_t *pod)
 	return pod && gt_pod_active(pod) &&
 	       !strcmp(gt_json_str(pod, "status.phase") ?: "", "Running") &&
 	       gt_pod_available(pod, s->min_ready, s->now, s->later);
+}
+
+/* Deletes one of the set's pods, with an event as Kubernetes records it. */
+static void delete_pod(const struct sts *s, const json_t *pod, int64_t grace)
+{
+	if (gt_delete_obj(s->api, "", "pods", pod, grace) == 0)
+		gt_record_event(s->api, s->set, "Normal", "SuccessfulDelete", COMPONENT,
+				"delete Pod %s in StatefulSet %s successful",
+				gt_json_str(pod, "metadata.name") ?: "", s->name);
 }
 
 static bool is_replica(const struct sts *s, int64_t ord)
@@ -132,6 +142,9 @@ static int create_claim(const struct sts *s, const json_t *tpl, const char *name
 	rc = gt_api_create(s->api, gt_registry_find("", "v1", "persistentvolumeclaims"), s->ns, pvc,
 			   NULL, &out, &err);
 	gt_obj_unref(out);
+	if (rc == 0)
+		gt_record_event(s->api, s->set, "Normal", "SuccessfulCreate", COMPONENT,
+				"create Claim %s for StatefulSet %s success", name, s->name);
 	if (rc < 0 && rc != -EEXIST)
 		gt_warn("statefulset %s/%s: cannot create claim %s: %s", s->ns, s->name, name, err.msg);
 	return rc == -EEXIST ? 0 : rc;
@@ -187,6 +200,9 @@ static int create_pod(const struct sts *s, int64_t ord, bool current)
 	gt_err_clear(&err);
 	rc = gt_api_create(s->api, gt_registry_find("", "v1", "pods"), s->ns, pod, NULL, &out, &err);
 	gt_obj_unref(out);
+	if (rc == 0)
+		gt_record_event(s->api, s->set, "Normal", "SuccessfulCreate", COMPONENT,
+				"create Pod %s in StatefulSet %s successful", name, s->name);
 	if (rc < 0 && rc != -EEXIST)
 		gt_warn("statefulset %s/%s: cannot create pod %s: %s", s->ns, s->name, name, err.msg);
 	return rc;
@@ -260,7 +276,7 @@ static bool scale(const struct sts *s, bool ordered, int *more)
 		}
 		if (ordered && blocked)
 			break;
-		gt_delete_obj(s->api, "", "pods", p, -1);
+		delete_pod(s, p, -1);
 		if (ordered)
 			break;
 	}
@@ -284,7 +300,7 @@ static void roll(const struct sts *s, int64_t max_unavailable)
 		if (unavailable >= max_unavailable && healthy(s, p))
 			break;
 		unavailable += healthy(s, p);
-		gt_delete_obj(s->api, "", "pods", p, -1);
+		delete_pod(s, p, -1);
 	}
 }
 
@@ -342,7 +358,7 @@ static void load_pods(struct sts *s, const struct gt_objlist *pods, const struct
 		if (ord < 0 || strcmp(gt_pod_controller(s->api, p, s->set, "StatefulSet", sel) ?: "", uid))
 			continue;
 		if (gt_pod_finished(p) && !gt_json_path(p, "metadata.deletionTimestamp")) {
-			gt_delete_obj(s->api, "", "pods", p, 0);
+			delete_pod(s, p, 0);
 			*more = 1;
 		}
 		if ((size_t)ord >= s->nslot) {

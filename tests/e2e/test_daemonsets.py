@@ -101,6 +101,9 @@ def test_daemonset_follows_nodes(cluster):
     assert (st["desiredNumberScheduled"], st["currentNumberScheduled"], st["numberReady"],
             st["numberAvailable"], st["updatedNumberScheduled"], st["numberMisscheduled"]) == \
         (2, 2, 2, 2, 2, 0), st
+    evs = srv.get("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3Dmon" % ns)
+    created = {e["message"] for e in evs["items"] if e["reason"] == "SuccessfulCreate"}
+    assert created == {"Created pod: " + p["metadata"]["name"] for p in pods(srv, ns)}, created
     for v in (K, K20):
         p = srv.kubectl(v, "get", "ds", "mon", "-n", ns)
         assert p.stdout.split("\n")[1].split()[:6] == ["mon", "2", "2", "2", "2", "2"], p.stdout

@@ -112,6 +112,10 @@ def test_statefulset_lifecycle(srv):
         for v in (K, K20):
             p = srv.kubectl(v, "get", "sts", "web", "-n", ns)
             assert p.stdout.split("\n")[1].split()[:2] == ["web", "3/3"], p.stdout
+        p = srv.kubectl(K, "describe", "sts", "web", "-n", ns)
+        for want in ("create Pod web-0 in StatefulSet web successful",
+                     "create Claim data-web-2 for StatefulSet web success"):
+            assert want in p.stdout, p.stdout
 
         # a deleted pod comes back with the same name and the same claim (and its data)
         uid = ps["web-1"]["metadata"]["uid"]
