@@ -192,9 +192,10 @@ def test_daemonset_rolling_update(cluster):
         assert any(e[1] not in old and e[5] == node and e[3] for e in ev[:gone]), (name, ev)
     assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]) and all(
         p["spec"]["containers"][0]["env"][0]["value"] == "3" for p in pods(srv, ns)), 30)
-    p = srv.kubectl(K, "rollout", "history", "ds/mon", "-n", ns)
-    assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == ["1", "2", "3"], \
-        p.stdout
+    for v in (K, K20):
+        p = srv.kubectl(v, "rollout", "history", "ds/mon", "-n", ns)
+        assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == \
+            ["1", "2", "3"], p.stdout
     srv.kubectl(K, "rollout", "undo", "ds/mon", "-n", ns)
     p = srv.kubectl(K20, "rollout", "status", "ds/mon", "-n", ns, "--timeout=90s", timeout=120)
     assert poll(lambda: one_each(srv, ns, ["ds-a", "ds-b"]) and all(

@@ -147,9 +147,10 @@ def test_statefulset_lifecycle(srv):
         assert sorted(r["revision"] for r in revs) == [1, 2], revs
         assert all(r["metadata"]["ownerReferences"][0]["uid"] == st["metadata"]["uid"]
                    for r in revs)
-        p = srv.kubectl(K, "rollout", "history", "sts/web", "-n", ns)
-        assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == ["1", "2"], \
-            p.stdout
+        for v in (K, K20):
+            p = srv.kubectl(v, "rollout", "history", "sts/web", "-n", ns)
+            assert [l.split()[0] for l in p.stdout.splitlines()[2:] if l.strip()] == \
+                ["1", "2"], p.stdout
         srv.kubectl(K20, "rollout", "undo", "sts/web", "-n", ns)
         p = srv.kubectl(K, "rollout", "status", "sts/web", "-n", ns, "--timeout=120s",
                         timeout=150)
