@@ -178,8 +178,44 @@ void gt_vld_replicaset(struct gt_vld *v, const json_t *obj)
 	selector_and_template(v, spec, "deployment", true);
 }
 
+/*
+ * A copy of a StatefulSet spec whose template also has the volumes its
+ * volumeClaimTemplates become (the controller mounts them, so mounts may
+ * name them), or NULL when it has none.
+ */
+static json_t *claim_volumes(const json_t *spec)
+{
+	const json_t *tpls = gt_vld_get(spec, "volumeClaimTemplates"), *t;
+	json_t *copy, *vols;
+	size_t i;
+
+	if (!json_is_array(tpls) || !json_array_size(tpls) ||
+	    !json_is_object(gt_json_path(spec, "template.spec")))
+		return NULL;
+	copy = json_deep_copy(spec);
+	vols = gt_json_path(copy, "template.spec.volumes");
+	if (!json_is_array(vols)) {
+		vols = json_array();
+		gt_json_set(copy, "template.spec.volumes", vols);
+	}
+	json_array_foreach(tpls, i, t) {
+		const char *name = gt_json_str(t, "metadata.name");
+		const json_t *have;
+		size_t k;
+		bool dup = false;
+
+		json_array_foreach(vols, k, have)
+			dup |= name && !strcmp(gt_json_str(have, "name") ?: "", name);
+		if (name && !dup)
+			json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", name,
+							      "persistentVolumeClaim", "claimName", name));
+	}
+	return copy;
+}
+
 void gt_vld_statefulset(struct gt_vld *v, const json_t *obj)
 {
+	json_t *with_claims;
 	const json_t *spec = gt_vld_get(obj, "spec");
 	const char *pmp = gt_vld_str(spec, "podManagementPolicy");
 	const json_t *us = gt_vld_get(spec, "updateStrategy");
@@ -212,7 +248,9 @@ void gt_vld_statefulset(struct gt_vld *v, const json_t *obj)
 	gt_vld_nonneg(v, spec, "replicas", "spec");
 	gt_vld_nonneg(v, spec, "minReadySeconds", "spec");
 	gt_vld_nonneg(v, spec, "revisionHistoryLimit", "spec");
-	selector_and_template(v, spec, "statefulset", true);
+	with_claims = claim_volumes(spec);
+	selector_and_template(v, with_claims ? with_claims : spec, "statefulset", true);
+	json_decref(with_claims);
 }
 
 void gt_vld_statefulset_update(struct gt_vld *v, const json_t *obj, const json_t *old)

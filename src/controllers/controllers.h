@@ -43,11 +43,64 @@ void gt_objlist_release(struct gt_objlist *l);
 
 /* Whether a pod is done (phase Succeeded or Failed). */
 bool gt_pod_finished(const json_t *pod);
-/* Records an Event about obj (an API object with kind and apiVersion). */
-void gt_event_record(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
-		     const char *component, const char *msg);
 /* The uid in obj's controller ownerReference (controller: true), or NULL. */
 const char *gt_controller_uid(const json_t *obj);
+struct gt_labelsel;
+/*
+ * The uid of obj's controller (obj a GROUP/v1 PLURAL).  An orphan not being
+ * deleted that matches sel (NULL: none do) is adopted first, as Kubernetes
+ * adopts: owner (an apps/v1 KIND, not being deleted, in obj's namespace) is
+ * added as its controller.
+ */
+const char *gt_adopt(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		     const json_t *owner, const char *kind, const struct gt_labelsel *sel);
+/* owner's spec.selector, or NULL when missing, invalid or empty (caller frees). */
+struct gt_labelsel *gt_owner_selector(const json_t *owner);
+/* gt_adopt for a pod; finished pods are not adopted. */
+const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_t *owner,
+			      const char *kind, const struct gt_labelsel *sel);
+/* Whether a pod counts: not finished and not being deleted. */
+bool gt_pod_active(const json_t *pod);
+/* Whether a pod's Ready condition is True. */
+bool gt_pod_ready(const json_t *pod);
+/*
+ * Whether a pod is available: Ready for at least min_ready seconds (by its
+ * Ready condition's lastTransitionTime) at now.  A pod Ready but not for
+ * long enough sets *later (may be NULL): it becomes available by itself.
+ */
+bool gt_pod_available(const json_t *pod, int64_t min_ready, time_t now, bool *later);
+/* A new ownerReference to owner (an apps/v1 KIND); the caller owns it. */
+json_t *gt_owner_ref(const json_t *owner, const char *kind, bool controller);
+/*
+ * A new Pod (caller owns it) from the template tpl of owner (an apps/v1
+ * KIND): the template's metadata (without name, namespace and
+ * creationTimestamp; labels always an object) and spec, and a controller
+ * ownerReference to owner.
+ */
+json_t *gt_pod_from_template(const json_t *owner, const char *kind, const json_t *tpl);
+/*
+ * Kubernetes' shape of a template hash: FNV-1a 32 of v (compact JSON, keys
+ * sorted), its decimal digits mapped through the "safe" alphabet.
+ */
+void gt_template_hash(const json_t *v, char out[16]);
+/* A gt_mutate_fn merging ctx (a JSON object) into status; -EALREADY if unchanged. */
+int gt_status_merge(json_t *obj, void *ctx, struct gt_err *err);
+/* An IntOrString of total: "25%" rounded up or down, an int as is, else def. */
+int64_t gt_int_or_pct(const json_t *v, int64_t total, int64_t def, bool up);
+/*
+ * Records an Event (core/v1) about obj (a stored object: its kind,
+ * apiVersion, namespace, name and uid) of type "Normal" or "Warning", from
+ * component, with the message fmt.  Best effort: failures are ignored.
+ */
+void gt_record_event(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		     const char *component, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/*
+ * Deletes obj (a GROUP/v1 PLURAL) with grace seconds (-1: its own),
+ * dependents in the background.  Returns 0 or a negative errno.
+ */
+int gt_delete_obj(struct gt_api *api, const char *group, const char *plural, const json_t *obj,
+		  int64_t grace);
 
 /*
  * A controller loop (loop.c): its thread reads the store's events, runs
@@ -101,6 +154,39 @@ void gt_jobs_stop(struct gt_jobs *j);
 struct gt_cronjobs;
 int gt_cronjobs_start(struct gt_api *api, struct gt_cronjobs **out, struct gt_err *err);
 void gt_cronjobs_stop(struct gt_cronjobs *c);
+
+/* StatefulSets (statefulset.c): ordinal pods, claims per ordinal, ordered rolling updates. */
+bool gt_sts_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_sts_pass(struct gt_api *api, void *ctx);
+
+/* DaemonSets (daemonset.c): one pod per eligible node, rolled as the strategy says. */
+bool gt_ds_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_ds_pass(struct gt_api *api, void *ctx);
+
+/*
+ * ControllerRevisions (revision.c) of a StatefulSet or DaemonSet: the
+ * revision of the owner's current spec.template, "<owner>-<hash>" with
+ * data {"spec":{"template":{...,"$patch":"replace"}}} (what `kubectl
+ * rollout history/undo` read and patch back), found among crs, moved to the
+ * top revision number when an old template returns, or created.  Orphan
+ * revisions matching sel (the owner's selector; NULL: none) are adopted.
+ * Returns a reference (caller unrefs) or NULL when it could not be created;
+ * *hash gets the hash.  owned gets the owner's revisions in crs (borrowed,
+ * array freed by the caller).
+ */
+struct gt_obj *gt_revision_sync(struct gt_api *api, const json_t *owner, const char *kind,
+				const struct gt_labelsel *sel, const struct gt_objlist *crs,
+				char hash[16], const json_t ***owned, size_t *nowned);
+/* The template a revision holds (borrowed from rev; NULL if none). */
+json_t *gt_revision_template(const json_t *rev);
+/* Whether a revision holds tpl. */
+bool gt_revision_holds(const json_t *rev, const json_t *tpl);
+/*
+ * Deletes the oldest of owned beyond limit that are not named in live
+ * (nlive names).
+ */
+void gt_revision_trim(struct gt_api *api, const json_t **owned, size_t n, int64_t limit,
+		      const char *const *live, size_t nlive);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"

@@ -26,24 +26,6 @@
 #define REVISION "deployment.kubernetes.io/revision"
 #define HASH_LABEL "pod-template-hash"
 
-/* Kubernetes' shape of the hash: FNV-1a 32 of the template, its decimal
- * digits mapped through the "safe" alphabet. */
-static void template_hash(const json_t *tpl, char out[16])
-{
-	static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
-	char *s = json_dumps(tpl, JSON_COMPACT | JSON_SORT_KEYS), dec[16];
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (const char *p = s ? s : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	free(s);
-	snprintf(dec, sizeof(dec), "%u", h);
-	for (i = 0; dec[i]; i++)
-		out[i] = alpha[(unsigned char)dec[i] % (sizeof(alpha) - 1)];
-	out[i] = '\0';
-}
-
 /* A template as compared: without the hash label and a null creationTimestamp
  * (what clients such as `kubectl rollout undo` leave in copied templates). */
 static json_t *normalized(const json_t *tpl)
@@ -85,19 +67,6 @@ static int64_t revision(const json_t *rs)
 							  REVISION));
 
 	return v ? strtoll(v, NULL, 10) : 0;
-}
-
-/* An int-or-percent of total: "25%" rounded up or down, or an int. */
-static int64_t int_or_pct(const json_t *v, int64_t total, int64_t def_pct, bool up)
-{
-	const char *s = json_string_value(v);
-	int64_t pct = def_pct;
-
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (s && strchr(s, '%'))
-		pct = strtoll(s, NULL, 10);
-	return up ? (total * pct + 99) / 100 : total * pct / 100;
 }
 
 static int set_replicas(json_t *obj, void *ctx, struct gt_err *err)
@@ -326,7 +295,7 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 	{
 		json_t *t = normalized(gt_json_path(d, "spec.template"));
 
-		template_hash(t, hash);
+		gt_template_hash(t, hash);
 		json_decref(t);
 	}
 	for (size_t i = 0; i < rss->n; i++) {
@@ -397,8 +366,8 @@ static int sync_one(struct gt_api *api, const json_t *d, const struct gt_objlist
 			scale(api, cur, want);
 	} else {
 		const json_t *ru = gt_json_path(d, "spec.strategy.rollingUpdate");
-		int64_t surge = int_or_pct(json_object_get(ru, "maxSurge"), want, 25, true);
-		int64_t unavail = int_or_pct(json_object_get(ru, "maxUnavailable"), want, 25, false);
+		int64_t surge = gt_int_or_pct(json_object_get(ru, "maxSurge"), want, (want * 25 + 99) / 100, true);
+		int64_t unavail = gt_int_or_pct(json_object_get(ru, "maxUnavailable"), want, want * 25 / 100, false);
 		int64_t can_remove, n = num(cur, "spec.replicas");
 
 		if (!surge && !unavail)
@@ -455,7 +424,7 @@ status:
 	st.generation = num(d, "metadata.generation");
 	{
 		const json_t *ru = gt_json_path(d, "spec.strategy.rollingUpdate");
-		int64_t unavail = int_or_pct(json_object_get(ru, "maxUnavailable"), want, 25, false);
+		int64_t unavail = gt_int_or_pct(json_object_get(ru, "maxUnavailable"), want, want * 25 / 100, false);
 
 		st.available_ok = available >= want - unavail;
 	}

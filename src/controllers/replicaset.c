@@ -17,92 +17,17 @@
 #include "base/log.h"
 #include "controllers/controllers.h"
 
-static bool active(const json_t *pod)
-{
-	return !gt_pod_finished(pod) && !gt_json_path(pod, "metadata.deletionTimestamp");
-}
-
-static bool ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
-}
-
-/* Ready for at least min_ready seconds (Kubernetes' IsPodAvailable); a
- * pod ready for less sets *later. */
-static bool available(const json_t *pod, int64_t min_ready, time_t now, bool *later)
-{
-	const json_t *c;
-	size_t i;
-
-	if (!ready(pod))
-		return false;
-	if (min_ready <= 0)
-		return true;
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c) {
-		time_t since = 0;
-
-		if (strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			continue;
-		if (gt_time_parse(gt_json_str(c, "lastTransitionTime"), &since) == 0 &&
-		    since + min_ready <= now)
-			return true;
-		*later = true;
-		return false;
-	}
-	return false;
-}
-
-static json_t *owner_ref(const json_t *rs)
-{
-	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "apps/v1", "kind", "ReplicaSet",
-			 "name", gt_json_str(rs, "metadata.name") ?: "",
-			 "uid", gt_json_str(rs, "metadata.uid") ?: "", "controller", 1,
-			 "blockOwnerDeletion", 1);
-}
-
-static int adopt(json_t *obj, void *ctx, struct gt_err *err)
-{
-	json_t *refs = gt_json_path(obj, "metadata.ownerReferences");
-
-	(void)err;
-	if (gt_controller_uid(obj))
-		return -EALREADY;
-	if (!json_is_array(refs)) {
-		refs = json_array();
-		gt_json_set(obj, "metadata.ownerReferences", refs);
-	}
-	json_array_append_new(refs, owner_ref(ctx));
-	return 0;
-}
-
 static int create_pod(struct gt_api *api, const json_t *rs)
 {
 	const char *ns = gt_json_str(rs, "metadata.namespace");
-	const json_t *tpl = gt_json_path(rs, "spec.template");
-	/* copies: the stored ReplicaSet is immutable, and the pod is changed below */
-	json_t *pod = json_pack("{s:s,s:s,s:o*,s:o*}", "apiVersion", "v1", "kind", "Pod", "metadata",
-				json_deep_copy(json_object_get(tpl, "metadata")), "spec",
-				json_deep_copy(json_object_get(tpl, "spec")));
-	json_t *meta;
+	json_t *pod = gt_pod_from_template(rs, "ReplicaSet", gt_json_path(rs, "spec.template"));
 	struct gt_obj *out = NULL;
 	struct gt_err err;
 	char gen[300];
 	int rc;
 
-	if (!json_object_get(pod, "metadata"))
-		json_object_set_new(pod, "metadata", json_object());
-	meta = json_object_get(pod, "metadata");
-	json_object_del(meta, "name");
-	json_object_del(meta, "namespace");
 	snprintf(gen, sizeof(gen), "%.200s-", gt_json_str(rs, "metadata.name") ?: "rs");
-	json_object_set_new(meta, "generateName", json_string(gen));
-	json_object_set_new(meta, "ownerReferences", json_pack("[o]", owner_ref(rs)));
+	gt_json_set_str(pod, "metadata.generateName", gen);
 	gt_err_clear(&err);
 	rc = gt_api_create(api, gt_registry_find("", "v1", "pods"), ns, pod, NULL, &out, &err);
 	if (rc < 0)
@@ -117,7 +42,7 @@ static int victim_order(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
 	int bx = gt_json_str(x, "spec.nodeName") != NULL, by = gt_json_str(y, "spec.nodeName") != NULL;
-	int rx = ready(x), ry = ready(y);
+	int rx = gt_pod_ready(x), ry = gt_pod_ready(y);
 
 	if (bx != by)
 		return bx - by;
@@ -174,29 +99,18 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	struct gt_obj *out = NULL;
 	int more = 0;
 
-	if (gt_labelsel_from_object(gt_json_path(rs, "spec.selector"), &sel, NULL) < 0 ||
-	    gt_labelsel_empty(sel)) {
-		gt_labelsel_free(sel);
+	if (!(sel = gt_owner_selector(rs)))
 		return 0; /* validation refuses these; nothing safe to do */
-	}
 	gt_json_int(rs, "spec.replicas", &want);
 	for (size_t i = 0; i < pods->n; i++) {
 		const json_t *p = pods->items[i]->obj;
-		const char *cu = gt_controller_uid(p);
+		const char *cu;
 
 		if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
 		    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")))
 			continue;
-		if (!cu && active(p) && !gt_json_path(rs, "metadata.deletionTimestamp")) {
-			/* an orphan that matches: adopt it */
-			if (gt_api_modify(api, pr, ns, gt_json_str(p, "metadata.name"), GT_PART_MAIN, adopt,
-					  (void *)rs, NULL, &out, NULL) == 0) {
-				gt_obj_unref(out);
-				out = NULL;
-				cu = uid;
-			}
-		}
-		if (!cu || !uid || strcmp(cu, uid) || !active(p))
+		cu = gt_pod_controller(api, p, rs, "ReplicaSet", sel);
+		if (!cu || !uid || strcmp(cu, uid) || !gt_pod_active(p))
 			continue;
 		gt_grow((void **)&mine, &cap, n + 1, sizeof(*mine));
 		mine[n++] = p;
@@ -228,8 +142,8 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 
 		gt_json_int(rs, "spec.minReadySeconds", &min_ready);
 		for (size_t k = 0; k < n; k++) {
-			st.ready += ready(mine[k]);
-			st.available += available(mine[k], min_ready, time(NULL), &later);
+			st.ready += gt_pod_ready(mine[k]);
+			st.available += gt_pod_available(mine[k], min_ready, time(NULL), &later);
 		}
 		more |= later; /* look again once they have been ready long enough */
 	}

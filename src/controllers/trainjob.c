@@ -372,7 +372,7 @@ static void finish(struct job *j, const struct gt_objlist *pods, bool ok, const 
 	if (gt_tj_has(j->status, "Restarting"))
 		gt_tj_condition(j->status, "Restarting", false, reason, msg);
 	gt_tj_condition(j->status, ok ? "Succeeded" : "Failed", true, reason, msg);
-	gt_event_record(j->api, j->obj, ok ? "Normal" : "Warning", reason, j->k->operator, msg);
+	gt_record_event(j->api, j->obj, ok ? "Normal" : "Warning", reason, j->k->operator, "%s", msg);
 	json_object_set_new(j->status, "completionTime", json_string(now));
 	clean_pods(j, pods);
 }
@@ -526,7 +526,7 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 			 t.failed_type, (long long)t.failed_code, (long long)j.epoch);
 		gt_tj_condition(j.status, "Running", false, R("Restarting"), msg);
 		gt_tj_condition(j.status, "Restarting", true, R("Restarting"), msg);
-		gt_event_record(api, obj, "Warning", R("Restarting"), k->operator, msg);
+		gt_record_event(api, obj, "Warning", R("Restarting"), k->operator, "%s", msg);
 		delete_pods(&j, pods, false);
 		more = 1;
 	} else if (k->succeeded(obj, t.c)) {

@@ -383,6 +383,25 @@ static const char *f_affinity(const struct node *nd, const json_t *pod, const st
 	return NULL;
 }
 
+bool gt_sched_daemon_fits(const json_t *node, const json_t *pod, bool running)
+{
+	struct node nd = { .name = gt_json_str(node, "metadata.name"), .obj = node, .ready = true };
+	const json_t *t;
+	char buf[300];
+	size_t i;
+
+	if (!nd.name || f_affinity(&nd, pod, NULL, buf, sizeof(buf)))
+		return false;
+	json_array_foreach(gt_json_path(node, "spec.taints"), i, t) {
+		const char *effect = gt_json_str(t, "effect") ?: "";
+
+		if ((!strcmp(effect, "NoExecute") || (!running && !strcmp(effect, "NoSchedule"))) &&
+		    !tolerates(pod, gt_json_str(t, "key") ?: "", gt_json_str(t, "value") ?: "", effect))
+			return false;
+	}
+	return true;
+}
+
 static const char *f_volumes(const struct node *nd, const json_t *pod, const struct pick *pk,
 			     char *buf, size_t n)
 {

@@ -73,6 +73,15 @@ int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_te
 		  const char **node, struct gt_buf *why);
 
 /*
+ * Whether a DaemonSet's pod should run on node, as Kubernetes'
+ * NodeShouldRunDaemonPod decides: the pod's nodeSelector and required node
+ * affinity match the node, and its tolerations cover the node's NoSchedule
+ * and NoExecute taints (running: whether one already there may stay, where
+ * only NoExecute taints count).  Resources, readiness and
+ * spec.unschedulable are not considered.  Both borrowed.
+ */
+bool gt_sched_daemon_fits(const json_t *node, const json_t *pod, bool running);
+/*
  * The pod's effective request of resource name in its unit (cpu in
  * millicores, memory and the rest in units): the sum over containers
  * (requests, else limits) or the largest init container's, whichever is

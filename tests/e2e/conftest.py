@@ -743,3 +743,29 @@ class Agents:
         if os.environ.get("GANTRY_E2E_KEEP") != "1":
             shutil.rmtree(self.base, ignore_errors=True)
         return left
+
+
+class PodWatch:
+    """Every pod event of a namespace, in order (Python client watch):
+    (type, name, phase, ready, being deleted, node)."""
+
+    def __init__(self, srv, ns):
+        from kubernetes import client, watch
+        self.events, self.w, self.error = [], watch.Watch(), None
+        api = client.CoreV1Api(srv.api_client())
+
+        def run():
+            try:
+                for ev in self.w.stream(api.list_namespaced_pod, ns, timeout_seconds=600):
+                    o = ev["object"]
+                    ready = any(c.type == "Ready" and c.status == "True"
+                                for c in (o.status.conditions or []))
+                    self.events.append((ev["type"], o.metadata.name, o.status.phase, ready,
+                                        o.metadata.deletion_timestamp is not None, o.spec.node_name))
+            except Exception as e:  # noqa: BLE001 - the server going away ends the stream
+                self.error = e
+        self.t = threading.Thread(target=run, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.w.stop()

@@ -256,6 +256,36 @@ TEST(assume_and_forget)
 	drop_fixtures();
 }
 
+/* DaemonSet eligibility: selector, affinity, taints; matchFields pins; cordons do not count. */
+TEST(daemon_fits)
+{
+	json_t *plain = node("n1", "1", "1Gi", 0, ",'labels':{'role':'mon'}", "'unschedulable':true",
+			     false);
+	json_t *nosched = node("n2", "1", "1Gi", 0, "",
+			       "'taints':[{'key':'k','value':'v','effect':'NoSchedule'}]", true);
+	json_t *noexec = node("n3", "1", "1Gi", 0, "",
+			      "'taints':[{'key':'k','value':'v','effect':'NoExecute'}]", true);
+	json_t *any = pod("d", NULL, "100m", 0, ",'tolerations':[{'key':'node.kubernetes.io/"
+			  "unschedulable','operator':'Exists','effect':'NoSchedule'}]");
+	json_t *sel = pod("s", NULL, "100m", 0, ",'nodeSelector':{'role':'mon'}");
+	json_t *tol = pod("t", NULL, "100m", 0, ",'tolerations':[{'key':'k','operator':'Exists'}]");
+	json_t *pin = pod("p", NULL, "100m", 0, ",'affinity':{'nodeAffinity':{'requiredDuringScheduling"
+			  "IgnoredDuringExecution':{'nodeSelectorTerms':[{'matchFields':[{'key':"
+			  "'metadata.name','operator':'In','values':['n2']}]}]}}}");
+
+	CHECK(gt_sched_daemon_fits(plain, any, false)); /* cordoned, not ready: still runs */
+	CHECK(gt_sched_daemon_fits(plain, sel, false));
+	CHECK(!gt_sched_daemon_fits(nosched, sel, false));
+	CHECK(!gt_sched_daemon_fits(nosched, any, false));
+	CHECK(gt_sched_daemon_fits(nosched, any, true)); /* NoSchedule: the running one stays */
+	CHECK(!gt_sched_daemon_fits(noexec, any, true));
+	CHECK(gt_sched_daemon_fits(noexec, tol, false));
+	CHECK(gt_sched_daemon_fits(nosched, pin, false) == false); /* tainted */
+	CHECK(!gt_sched_daemon_fits(plain, pin, false));
+	CHECK(!gt_sched_daemon_fits(noexec, pin, false));
+	drop_fixtures();
+}
+
 int main(void)
 {
 	RUN(requests);
@@ -266,5 +296,6 @@ int main(void)
 	RUN(anti_affinity_hostname);
 	RUN(too_many_pods);
 	RUN(assume_and_forget);
+	RUN(daemon_fits);
 	return t_done();
 }

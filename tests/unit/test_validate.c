@@ -663,6 +663,15 @@ TEST(replicaset_statefulset_daemonset)
 			   TMPL("{\"a\":\"b\"}") "}}",
 			   "{\"metadata\":{\"name\":\"ss\"},\"spec\":{\"serviceName\":\"s\",\"selector\":{\"matchLabels\":{\"a\":\"b\"}},"
 			   TMPL("{\"a\":\"b\"}") "}}", &e), 0);
+	/* mounts may name a volumeClaimTemplate (the controller adds the volume), nothing else */
+#define STS_MOUNT(claim) "{\"metadata\":{\"name\":\"ss\"},\"spec\":{\"serviceName\":\"s\",\"selector\":{\"matchLabels\":{\"a\":\"b\"}}," \
+	"\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"," \
+	"\"volumeMounts\":[{\"name\":\"d\",\"mountPath\":\"/d\"}]}]}},\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"" claim "\"}," \
+	"\"spec\":{\"accessModes\":[\"ReadWriteOnce\"]}}]}}"
+	CHECK_INT(create_s(&R_STS, STS_MOUNT("d"), &e), 0);
+	CHECK_INT(create_s(&R_STS, STS_MOUNT("other"), &e), -EBADMSG);
+	CHECK(cause(&e, "spec.template.spec.containers[0].volumeMounts[0].name") != NULL);
+#undef STS_MOUNT
 	CHECK_INT(create_s(&R_DS, "{\"metadata\":{\"name\":\"ds\"},\"spec\":{\"updateStrategy\":{\"rollingUpdate\":{\"maxUnavailable\":0}},"
 			   "\"selector\":{\"matchLabels\":{\"a\":\"b\"}}," TMPL("{\"a\":\"b\"}") "}}", &e), -EBADMSG);
 	CHECK_CAUSE(&e, "spec.updateStrategy.rollingUpdate.maxUnavailable", "FieldValueRequired",
