@@ -48,6 +48,8 @@ bool gt_is_discovery_path(const char *path);
 void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_watch(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_review(struct gt_api *api, struct gt_http_req *req, struct route *rt);
+/* metrics.k8s.io reads (metrics.c). */
+void gt_handle_metrics(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apiserver/agentconn.h"
 #include "apiserver/internal.h"
 #include "client/client.h"
 
@@ -118,13 +119,11 @@ void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route
 	static const char *fwd[] = { "follow", "previous", "tailLines", "sinceSeconds",
 				     "timestamps", "limitBytes" };
 	struct gt_obj *pod = NULL, *node = NULL;
-	const char *cname, *nodename, *addr = NULL;
+	const char *cname, *nodename;
 	char msg[512], url[300];
 	struct gt_buf path = GT_BUF_INIT;
 	struct gt_client *client = NULL;
 	struct gt_err err;
-	int64_t port = 0;
-	json_t *a;
 	size_t i;
 	bool follow = false;
 
@@ -145,22 +144,9 @@ void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route
 				cname, rt->name);
 		goto out;
 	}
-	/* The agent publishes where its endpoint listens (it may be loopback
-	 * only); otherwise the node's InternalIP and kubelet port. */
-	addr = json_string_value(json_object_get(gt_json_path(node->obj, "metadata.annotations"),
-						 GT_AGENT_ENDPOINT_ANNOTATION));
-	if (addr) {
-		snprintf(url, sizeof(url), "http://%s", addr);
-	} else {
-		json_array_foreach(gt_json_path(node->obj, "status.addresses"), i, a)
-			if (!strcmp(gt_json_str(a, "type") ?: "", "InternalIP"))
-				addr = gt_json_str(a, "address");
-		gt_json_int(node->obj, "status.daemonEndpoints.kubeletEndpoint.Port", &port);
-		if (!addr || port <= 0) {
-			gt_reply_errorf(req, -EIO, "node %s publishes no log endpoint", nodename);
-			goto out;
-		}
-		snprintf(url, sizeof(url), "http://%s:%lld", addr, (long long)port);
+	if (gt_agent_url(node->obj, url, sizeof(url)) < 0) {
+		gt_reply_errorf(req, -EIO, "node %s publishes no log endpoint", nodename);
+		goto out;
 	}
 	{
 		struct gt_client_config cc = { .server_url = url, .token = api->token, .timeout_s = 30 };

@@ -732,6 +732,13 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 			gt_reply_errorf(req, -EOPNOTSUPP, "the server does not allow this method on the requested resource");
 		return;
 	}
+	if (rt->res->verbs == GT_VERBS_READ_ONLY) {
+		if ((!strcmp(m, "GET") || !strcmp(m, "HEAD")) && !*rt->sub && !qbool(req, "watch"))
+			gt_handle_metrics(api, req, rt);
+		else
+			gt_reply_errorf(req, -EOPNOTSUPP, "the server does not allow this method on the requested resource");
+		return;
+	}
 	if (!sub_allowed(rt)) {
 		gt_reply_errorf(req, -ENOENT, "the server could not find the requested resource");
 		return;
