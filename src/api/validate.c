@@ -46,6 +46,7 @@ static const struct kind_row kinds[] = {
 	{ "apiextensions.k8s.io", "CustomResourceDefinition", GT_NAME_SUBDOMAIN, gt_vld_crd,
 	  gt_vld_crd_update },
 	{ "autoscaling", "Scale", GT_NAME_NONE, gt_vld_scale, NULL },
+	{ "autoscaling", "HorizontalPodAutoscaler", GT_NAME_SEGMENT, gt_vld_hpa, NULL },
 	/* RBAC names are path segments ("system:controller:x" is fine). */
 	{ "rbac.authorization.k8s.io", NULL, GT_NAME_SEGMENT, NULL, NULL },
 };
