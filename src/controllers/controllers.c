@@ -1,6 +1,6 @@
 /*
  * controllers.c - starts and stops the control loops of `gantry server`
- * (see controllers.h): the scheduler, the ReplicaSet and Deployment
+ * (see controllers.h): the scheduler, the ReplicaSet, Deployment and HPA
  * controllers, and the garbage collector with the claim-protection and
  * local-path passes (every 10 s too, as a safety net).  Each runs its own
  * gt_loop thread; passes that write produce events that mark the next
@@ -14,7 +14,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
-	struct gt_loop gc, rs, deploy;
+	struct gt_loop gc, rs, deploy, hpa;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -31,6 +31,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 	if (!c)
 		return;
 	gt_loop_stop(&c->gc);
+	gt_loop_stop(&c->hpa), gt_hpa_ctl_free(c->hpa.ctx);
 	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->rs);
 	gt_scheduler_stop(c->sched);
@@ -56,8 +57,12 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				  .retry_ms = 2000 };
 	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	c->hpa = (struct gt_loop){ .api = api, .relevant = gt_hpa_relevant, .pass = gt_hpa_pass,
+				   .ctx = gt_hpa_ctl_new(cfg ? cfg->hpa_sync_ms : 0),
+				   .retry_ms = cfg && cfg->hpa_sync_ms > 0 ? cfg->hpa_sync_ms : 15000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
-	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
+	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0 ||
+	    gt_loop_start(&c->hpa, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;
 	}

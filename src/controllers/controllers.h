@@ -16,6 +16,7 @@ struct gt_controllers;
 struct gt_controllers_config {
 	const char *pv_root;     /* local-path volumes go here (the embedded agent's ROOT/pv) */
 	const char *node_name;   /* ... on this node; NULL: no provisioner */
+	int hpa_sync_ms;         /* HPA sync period (0: 15 s) */
 };
 
 /* Starts the controllers' threads.  api must outlive them; cfg is copied. */
@@ -44,6 +45,13 @@ void gt_objlist_release(struct gt_objlist *l);
 bool gt_pod_finished(const json_t *pod);
 /* The uid in obj's controller ownerReference (controller: true), or NULL. */
 const char *gt_controller_uid(const json_t *obj);
+/*
+ * Records a core/v1 Event about obj (its kind, apiVersion, name, uid):
+ * type "Normal"/"Warning", reason, the reporting component, the message.
+ * Failures are ignored (events are best effort).
+ */
+void gt_event_record(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		     const char *component, const char *msg);
 
 /*
  * A controller loop (loop.c): its thread reads the store's events, runs
@@ -75,6 +83,17 @@ int gt_rs_pass(struct gt_api *api, void *ctx);
 /* Deployments (deployment.c): ReplicaSets per template, rolled as the strategy says. */
 bool gt_deploy_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_deploy_pass(struct gt_api *api, void *ctx);
+
+/*
+ * HorizontalPodAutoscalers (hpa.c): every sync_ms, each HPA's target is
+ * scaled to what its Resource metrics (metrics.k8s.io figures) ask for,
+ * within its behavior rules.  ctx is a struct gt_hpa_ctl.
+ */
+struct gt_hpa_ctl;
+struct gt_hpa_ctl *gt_hpa_ctl_new(int sync_ms);
+void gt_hpa_ctl_free(struct gt_hpa_ctl *c);
+bool gt_hpa_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_hpa_pass(struct gt_api *api, void *ctx);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"

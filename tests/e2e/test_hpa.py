@@ -98,3 +98,118 @@ def test_metrics_api_and_kubectl_top(srv):
         out = srv.kubectl(v, "top", "pod", "-n", ns, "-l", "app=burner", "--containers").stdout
         assert re.search(r"^burner\s+burn\s+\d+m\s+\d+Mi", out, re.M), out
     srv.request("DELETE", "/api/v1/namespaces/%s/pods/burner" % ns)
+
+
+LOAD = "while read m < /load/mode && [ \"$m\" = burn ]; do :; done; exec sleep 3600"
+
+
+def burn_deployment(name):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                         "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "burn", "image": "host",
+                                         "command": ["sh", "-c", LOAD],
+                                         "resources": {"requests": {"cpu": "100m"}},
+                                         "volumeMounts": [{"name": "load", "mountPath": "/load"}]}],
+                         "volumes": [{"name": "load", "configMap": {"name": "load"}}]}}}}
+
+
+def cond(hpa, t):
+    return next((c for c in hpa.get("status", {}).get("conditions", []) if c["type"] == t), {})
+
+
+def test_hpa_scales_a_cpu_burning_deployment_up_and_down(srv):
+    ns = srv.make_ns(_ns_name("hpa-scale"))
+    srv.create("/api/v1/namespaces/%s/configmaps" % ns, {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "load"},
+        "data": {"mode": "burn"}})
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns, burn_deployment("burn"))
+    # kubectl 1.33 creates it (autoscaling/v2, a protobuf body)
+    out = srv.kubectl("1.33", "autoscale", "deployment", "burn", "-n", ns, "--cpu-percent=50",
+                      "--min=1", "--max=3").stdout
+    assert "autoscaled" in out, out
+    hpa_path = "/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/burn" % ns
+    hpa = srv.get(hpa_path)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "burn"}, hpa["spec"]
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == \
+        {"type": "Utilization", "averageUtilization": 50}, hpa["spec"]
+    # a short scale-down window so the test ends soon; the rest defaulted
+    r = srv.request("PATCH", hpa_path, {"spec": {"behavior": {"scaleDown": {
+        "stabilizationWindowSeconds": 5}}}}, content_type="application/merge-patch+json")
+    assert r.status == 200, r
+    b = r.json()["spec"]["behavior"]
+    assert b["scaleDown"]["stabilizationWindowSeconds"] == 5 and \
+        b["scaleDown"]["policies"] == [{"type": "Percent", "value": 100, "periodSeconds": 15}], b
+    assert b["scaleUp"]["stabilizationWindowSeconds"] == 0 and b["scaleUp"]["selectPolicy"] == "Max"
+
+    def replicas():
+        return srv.get("/apis/apps/v1/namespaces/%s/deployments/burn" % ns)["spec"].get("replicas")
+    assert poll(lambda: replicas() == 3, 120, 1), (replicas(), srv.get(hpa_path).get("status"))
+    hpa = srv.get(hpa_path)
+    st = hpa["status"]
+    assert st["desiredReplicas"] == 3 and st.get("lastScaleTime"), st
+    assert cond(hpa, "ScalingActive").get("status") == "True", st
+    assert cond(hpa, "ScalingActive")["reason"] == "ValidMetricFound", st
+    assert cond(hpa, "AbleToScale").get("status") == "True", st
+    # a busy loop is far above 50 % of 100m: held at maxReplicas
+    assert poll(lambda: srv.get(hpa_path)["status"].get("currentMetrics"), 30, 1)
+    assert poll(lambda: cond(srv.get(hpa_path), "ScalingLimited").get("reason") == "TooManyReplicas",
+                60, 1), srv.get(hpa_path)["status"]
+    cur = srv.get(hpa_path)["status"]["currentMetrics"][0]["resource"]
+    assert cur["name"] == "cpu" and cur["current"]["averageUtilization"] > 50, cur
+    evs = srv.get("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3Dburn,"
+                  "reason%%3DSuccessfulRescale" % ns)["items"]
+    assert any(e["message"].startswith("New size: ") and "above target" in e["message"] and
+               e["involvedObject"]["kind"] == "HorizontalPodAutoscaler" for e in evs), evs
+    for v in VERSIONS:
+        out = srv.kubectl(v, "get", "hpa", "-n", ns).stdout
+        head, row = out.splitlines()[0].split(), out.splitlines()[1]
+        assert head[:3] == ["NAME", "REFERENCE", "TARGETS"] and "MINPODS" in head, out
+        assert re.search(r"^burn\s+Deployment/burn\s+cpu: \d+%/50%\s+1\s+3\s+3\s", row), out
+
+    # the load stops: back down to minReplicas
+    r = srv.request("PATCH", "/api/v1/namespaces/%s/configmaps/load" % ns,
+                    {"data": {"mode": "idle"}}, content_type="application/merge-patch+json")
+    assert r.status == 200, r
+    assert poll(lambda: replicas() == 1, 180, 1), (replicas(), srv.get(hpa_path).get("status"))
+    evs = srv.get("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3Dburn,"
+                  "reason%%3DSuccessfulRescale" % ns)["items"]
+    assert any(e["message"] == "New size: 1; reason: All metrics below target" for e in evs), evs
+    srv.kubectl("1.33", "delete", "deployment", "burn", "-n", ns)
+
+
+def test_bad_hpa_is_refused_with_the_field(srv):
+    ns = srv.make_ns(_ns_name("hpa-bad"))
+    path = "/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers" % ns
+
+    def body(**spec):
+        s = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"},
+             "minReplicas": 1, "maxReplicas": 3}
+        s.update(spec)
+        return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "bad"}, "spec": {k: v for k, v in s.items() if v is not None}}
+    cases = [
+        (body(minReplicas=5, maxReplicas=2), "spec.maxReplicas",
+         "must be greater than or equal to `minReplicas`"),
+        (body(scaleTargetRef=None), "spec.scaleTargetRef", "Required value"),
+        (body(minReplicas=0), "spec.minReplicas", "must be greater than or equal to 1"),
+        (body(metrics=[{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization"}}}]), "spec.metrics[0].resource.target.averageUtilization",
+         "Required value"),
+        (body(behavior={"scaleDown": {"stabilizationWindowSeconds": 4000}}),
+         "spec.behavior.scaleDown.stabilizationWindowSeconds", "less than or equal to 3600"),
+    ]
+    for b, field, text in cases:
+        r = srv.request("POST", path, b)
+        assert r.status == 422, (b, r)
+        st = r.json()
+        assert st["reason"] == "Invalid" and field in [c["field"] for c in st["details"]["causes"]], st
+        assert text in st["message"], st
+    # nothing was written
+    assert srv.get(path)["items"] == []
+    for v in VERSIONS:
+        p = srv.kubectl(v, "create", "-f", "-", "-n", ns, check=False,
+                        input=__import__("json").dumps(body(minReplicas=5, maxReplicas=2)))
+        assert p.returncode != 0 and "spec.maxReplicas" in p.stderr, p.stderr
