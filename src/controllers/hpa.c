@@ -38,7 +38,8 @@ struct gt_hpa_ctl {
 
 /* What one sync found, for status. */
 struct outcome {
-	int32_t current, desired;
+	int32_t current, desired;     /* the target's spec replicas and what they should be */
+	int32_t status_replicas;      /* its status replicas: status.currentReplicas */
 	json_t *metrics;              /* status.currentMetrics */
 	bool able, active, rescaled;
 	enum gt_hpa_limit why;
@@ -256,6 +257,15 @@ static const char *spec_path(const struct gt_resource *r)
 	return p[0] == '.' ? p + 1 : p;
 }
 
+static int64_t status_replicas(const struct gt_resource *r, const json_t *obj)
+{
+	const char *p = r->custom && r->scale_status_path ? r->scale_status_path : "status.replicas";
+	int64_t v = 0;
+
+	gt_json_int(obj, p[0] == '.' ? p + 1 : p, &v);
+	return v;
+}
+
 static int set_replicas(json_t *obj, void *ctx, struct gt_err *err)
 {
 	const struct gt_resource *r = ((const void **)ctx)[0];
@@ -323,7 +333,7 @@ static int set_status(json_t *obj, void *ctx, struct gt_err *err)
 	(void)err;
 	gt_time_rfc3339(time(NULL), now);
 	st = json_pack("{s:I,s:i,s:i,s:O}", "observedGeneration", (json_int_t)sc->generation,
-		       "currentReplicas", o->current, "desiredReplicas", o->desired, "currentMetrics",
+		       "currentReplicas", o->status_replicas, "desiredReplicas", o->desired, "currentMetrics",
 		       o->metrics);
 	if (o->rescaled)
 		json_object_set_new(st, "lastScaleTime", json_string(now));
@@ -378,6 +388,7 @@ static void sync_one(struct gt_api *api, struct hstate *hs, const json_t *hpa, j
 	}
 	gt_json_int(target->obj, spec_path(tr), &cur);
 	o.current = o.desired = (int32_t)cur;
+	o.status_replicas = (int32_t)status_replicas(tr, target->obj);
 	if (cur == 0 && min != 0) {
 		snprintf(o.active_reason, sizeof(o.active_reason), "ScalingDisabled");
 		snprintf(o.active_msg, sizeof(o.active_msg), "scaling is disabled since the replica count of the target is zero");

@@ -13,7 +13,7 @@ BURN = "while [ ! -e /etc/load/off ]; do :; done; sleep 3600"
 
 @pytest.fixture(scope="module")
 def srv(new_server):
-    s = agent_server(new_server, "agent-hpa")
+    s = agent_server(new_server, "agent-hpa", "--hpa-sync-period", "2")
     yield s
     agent_teardown(s)
 
@@ -100,7 +100,8 @@ def test_metrics_api_and_kubectl_top(srv):
     srv.request("DELETE", "/api/v1/namespaces/%s/pods/burner" % ns)
 
 
-LOAD = "while read m < /load/mode && [ \"$m\" = burn ]; do :; done; exec sleep 3600"
+# burns a CPU while the ConfigMap says so ("read" fails at the missing newline but sets m)
+LOAD = "while :; do read m < /load/mode; [ \"$m\" = burn ] || break; done; exec sleep 3600"
 
 
 def burn_deployment(name):
@@ -164,10 +165,14 @@ def test_hpa_scales_a_cpu_burning_deployment_up_and_down(srv):
     assert any(e["message"].startswith("New size: ") and "above target" in e["message"] and
                e["involvedObject"]["kind"] == "HorizontalPodAutoscaler" for e in evs), evs
     for v in VERSIONS:
-        out = srv.kubectl(v, "get", "hpa", "-n", ns).stdout
-        head, row = out.splitlines()[0].split(), out.splitlines()[1]
-        assert head[:3] == ["NAME", "REFERENCE", "TARGETS"] and "MINPODS" in head, out
-        assert re.search(r"^burn\s+Deployment/burn\s+cpu: \d+%/50%\s+1\s+3\s+3\s", row), out
+        # REPLICAS is the target's status.replicas: 3 once the pods exist
+        def row():
+            out = srv.kubectl(v, "get", "hpa", "-n", ns).stdout
+            head = out.splitlines()[0].split()
+            assert head == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS",
+                            "AGE"], out
+            return re.search(r"^burn\s+Deployment/burn\s+cpu: \d+%/50%\s+1\s+3\s+3\s", out, re.M)
+        assert poll(row, 30, 1), srv.kubectl(v, "get", "hpa", "-n", ns).stdout
 
     # the load stops: back down to minReplicas
     r = srv.request("PATCH", "/api/v1/namespaces/%s/configmaps/load" % ns,
