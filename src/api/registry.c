@@ -69,7 +69,10 @@ static const struct gt_resource builtin[] = {
 	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { "status.successful", NULL } },
 	{ "batch", "v1", "cronjobs", "cronjob", "CronJob", "CronJobList", true, { "cj" },
 	  { "all" }, GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },
-	/* autoscaling/v2 */
+	/* autoscaling/v1 (converted at the edge: apiserver/hpa_v1.c) and v2 (stored) */
+	{ "autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
+	  "HorizontalPodAutoscaler", "HorizontalPodAutoscalerList", true, { "hpa" }, { "all" },
+	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },
 	{ "autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
 	  "HorizontalPodAutoscaler", "HorizontalPodAutoscalerList", true, { "hpa" }, { "all" },
 	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },

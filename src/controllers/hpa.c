@@ -58,8 +58,11 @@ static bool pod_ready(const json_t *pod)
 	return false;
 }
 
-/* The pod's request of res (milli-cores for cpu, bytes otherwise); 0 when a container has none. */
-static int64_t pod_request(const json_t *pod, const char *res, bool cpu)
+/*
+ * The pod's request of res (milli-cores for cpu, bytes otherwise); 0 when a
+ * container has none, whose name goes to *missing.
+ */
+static int64_t pod_request(const json_t *pod, const char *res, bool cpu, const char **missing)
 {
 	const json_t *c;
 	int64_t sum = 0;
@@ -69,8 +72,10 @@ static int64_t pod_request(const json_t *pod, const char *res, bool cpu)
 		const json_t *v = json_object_get(gt_json_path(c, "resources.requests"), res);
 		struct gt_quantity q;
 
-		if (!v || gt_quantity_from_json(v, &q, NULL) < 0)
+		if (!v || gt_quantity_from_json(v, &q, NULL) < 0) {
+			*missing = gt_json_str(c, "name");
 			return 0;
+		}
 		sum += cpu ? gt_quantity_milli(&q) : gt_quantity_value(&q);
 	}
 	return sum;
@@ -158,6 +163,7 @@ static int32_t from_metrics(const json_t *hpa, const struct gt_objlist *pods,
 		struct gt_hpa_current cur = { 0 };
 		char msg[512];
 		size_t n = 0;
+		const char *lacks = NULL, *lacks_pod = NULL;
 		int r;
 
 		if (parse_target(m, &t, msg, sizeof(msg)) < 0) {
@@ -175,7 +181,9 @@ static int32_t from_metrics(const json_t *hpa, const struct gt_objlist *pods,
 			    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")) ||
 			    gt_json_path(p, "metadata.deletionTimestamp") || gt_pod_finished(p))
 				continue;
-			hp[n].request = pod_request(p, t.res, t.cpu);
+			hp[n].request = pod_request(p, t.res, t.cpu, &lacks);
+			if (lacks && !lacks_pod)
+				lacks_pod = gt_json_str(p, "metadata.name");
 			/* Pending pods are unready; CPU also counts not-Ready pods unready */
 			hp[n].ready = strcmp(ph, "Pending") && *ph && (!t.cpu || pod_ready(p));
 			hp[n].has_metric = gt_metrics_pod_usage(scrape, gt_json_str(p, "metadata.uid") ?: "",
@@ -186,10 +194,14 @@ static int32_t from_metrics(const json_t *hpa, const struct gt_objlist *pods,
 		r = gt_hpa_replicas(hp, n, o->current, t.type, t.value, &cur);
 		if (r < 0) {
 			invalid++;
-			if (!*first)
-				snprintf(first, sizeof(first), "failed to get %s utilization: %s", t.res,
-					 r == -EINVAL ? "missing request for the resource in a container" :
-					 "unable to get metrics for resource: no metrics returned from resource metrics API");
+			if (*first)
+				continue;
+			if (r == -EINVAL && lacks)
+				snprintf(first, sizeof(first), "failed to get %s utilization: missing request for %s in container %s of Pod %s",
+					 t.res, t.res, lacks, lacks_pod ?: "");
+			else
+				snprintf(first, sizeof(first), "failed to get %s utilization: unable to get metrics for resource %s: no metrics returned from resource metrics API",
+					 t.res, t.res);
 			continue;
 		}
 		json_array_append_new(o->metrics, metric_status(&t, &cur));
@@ -332,9 +344,10 @@ static int set_status(json_t *obj, void *ctx, struct gt_err *err)
 
 	(void)err;
 	gt_time_rfc3339(time(NULL), now);
-	st = json_pack("{s:I,s:i,s:i,s:O}", "observedGeneration", (json_int_t)sc->generation,
-		       "currentReplicas", o->status_replicas, "desiredReplicas", o->desired, "currentMetrics",
-		       o->metrics);
+	st = json_pack("{s:I,s:i,s:i}", "observedGeneration", (json_int_t)sc->generation,
+		       "currentReplicas", o->status_replicas, "desiredReplicas", o->desired);
+	if (json_array_size(o->metrics))
+		json_object_set(st, "currentMetrics", o->metrics);
 	if (o->rescaled)
 		json_object_set_new(st, "lastScaleTime", json_string(now));
 	else if (gt_json_str(old, "lastScaleTime"))

@@ -218,3 +218,38 @@ def test_bad_hpa_is_refused_with_the_field(srv):
         p = srv.kubectl(v, "create", "-f", "-", "-n", ns, check=False,
                         input=__import__("json").dumps(body(minReplicas=5, maxReplicas=2)))
         assert p.returncode != 0 and "spec.maxReplicas" in p.stderr, p.stderr
+
+
+def test_kubectl_120_autoscale_creates_v1_and_missing_requests_are_reported(srv):
+    ns = srv.make_ns(_ns_name("hpa-v1"))
+    d = burn_deployment("web")
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    c["command"] = ["sleep", "3600"]
+    del c["resources"], c["volumeMounts"], d["spec"]["template"]["spec"]["volumes"]
+    srv.create("/apis/apps/v1/namespaces/%s/deployments" % ns, d)
+    # kubectl 1.20 posts autoscaling/v1 with a typed client
+    out = srv.kubectl("1.20", "autoscale", "deployment", "web", "-n", ns, "--cpu-percent=60",
+                      "--min=1", "--max=4").stdout
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in out, out
+    v1 = srv.get("/apis/autoscaling/v1/namespaces/%s/horizontalpodautoscalers/web" % ns)
+    assert v1["apiVersion"] == "autoscaling/v1" and v1["spec"]["targetCPUUtilizationPercentage"] == 60
+    assert v1["spec"]["minReplicas"] == 1 and v1["spec"]["maxReplicas"] == 4, v1
+    lst = srv.get("/apis/autoscaling/v1/namespaces/%s/horizontalpodautoscalers" % ns)
+    assert lst["kind"] == "HorizontalPodAutoscalerList" and \
+        [i["spec"]["targetCPUUtilizationPercentage"] for i in lst["items"]] == [60], lst
+    v2_path = "/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/web" % ns
+    v2 = srv.get(v2_path)
+    assert v2["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 60}}}], v2["spec"]
+    # the pods request no CPU: no utilization, no scaling, and the condition says why
+    assert poll(lambda: cond(srv.get(v2_path), "ScalingActive").get("reason") ==
+                "FailedGetResourceMetric", 30, 1), srv.get(v2_path).get("status")
+    msg = cond(srv.get(v2_path), "ScalingActive")["message"]
+    assert "missing request for cpu in container burn of Pod web-" in msg, msg
+    assert srv.get("/apis/apps/v1/namespaces/%s/deployments/web" % ns)["spec"]["replicas"] == 1
+    for v in VERSIONS:
+        out = srv.kubectl(v, "get", "hpa", "-n", ns).stdout
+        assert re.search(r"^web\s+Deployment/web\s+cpu: <unknown>/60%\s+1\s+4\s", out, re.M), out
+    srv.kubectl("1.20", "delete", "hpa", "web", "-n", ns)
+    assert srv.get("/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers" % ns)["items"] == []
+    srv.kubectl("1.33", "delete", "deployment", "web", "-n", ns)
