@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "t.h"
+#include "api/convert.h"
 #include "controllers/hpa.h"
 
 static struct gt_hpa_pod P(int64_t usage, int64_t request)
@@ -138,8 +139,33 @@ TEST(scale_down_stabilization)
 	}
 }
 
+TEST(v1_v2_conversion)
+{
+	json_t *v1 = json_pack("{s:s,s:s,s:{s:s},s:{s:{s:s,s:s,s:s},s:i,s:i,s:i},s:{s:i,s:i,s:i}}",
+			       "apiVersion", "autoscaling/v1", "kind", "HorizontalPodAutoscaler",
+			       "metadata", "name", "web", "spec", "scaleTargetRef", "apiVersion",
+			       "apps/v1", "kind", "Deployment", "name", "web", "minReplicas", 1,
+			       "maxReplicas", 4, "targetCPUUtilizationPercentage", 60, "status",
+			       "currentReplicas", 2, "desiredReplicas", 3,
+			       "currentCPUUtilizationPercentage", 90);
+	json_t *v2 = gt_hpa_v1_to_v2(v1), *back;
+
+	CHECK_STR(gt_json_str(v2, "apiVersion"), "autoscaling/v2");
+	CHECK_STR(gt_json_str(v2, "metadata.name"), "web");
+	CHECK(!gt_json_path(v2, "spec.targetCPUUtilizationPercentage"));
+	CHECK_STR(gt_json_str(json_array_get(gt_json_path(v2, "spec.metrics"), 0), "resource.target.type"),
+		  "Utilization");
+	back = gt_hpa_v2_to_v1(v2);
+	/* what v1 can hold survives the round trip */
+	CHECK(gt_json_equal(back, v1));
+	json_decref(back);
+	json_decref(v2);
+	json_decref(v1);
+}
+
 int main(void)
 {
+	RUN(v1_v2_conversion);
 	RUN(utilization);
 	RUN(missing_request_and_no_metrics);
 	RUN(missing_and_unready_pods);
