@@ -173,6 +173,11 @@ def test_hpa_scales_a_cpu_burning_deployment_up_and_down(srv):
                             "AGE"], out
             return re.search(r"^burn\s+Deployment/burn\s+cpu: \d+%/50%\s+1\s+3\s+3\s", out, re.M)
         assert poll(row, 30, 1), srv.kubectl(v, "get", "hpa", "-n", ns).stdout
+        # describe: 1.20 falls back from v2beta2 to the v1 view, 1.33 reads v2
+        out = srv.kubectl(v, "describe", "hpa", "burn", "-n", ns).stdout
+        assert re.search(r"Reference:\s+Deployment/burn", out) and \
+            re.search(r"Deployment pods:\s+3 current / 3 desired", out), out
+        assert "SuccessfulRescale" in out and "New size: 3" in out, out
 
     # the load stops: back down to minReplicas
     r = srv.request("PATCH", "/api/v1/namespaces/%s/configmaps/load" % ns,
