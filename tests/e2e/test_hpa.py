@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import VERSIONS, _ns_name, agent_server, agent_teardown, poll
+from conftest import VERSIONS, Agents, _ns_name, agent_server, agent_teardown, poll
 
 BURN = "while [ ! -e /etc/load/off ]; do :; done; sleep 3600"
 
@@ -258,3 +258,30 @@ def test_kubectl_120_autoscale_creates_v1_and_missing_requests_are_reported(srv)
     srv.kubectl("1.20", "delete", "hpa", "web", "-n", ns)
     assert srv.get("/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers" % ns)["items"] == []
     srv.kubectl("1.33", "delete", "deployment", "web", "-n", ns)
+
+
+def test_metrics_from_a_second_agent(srv):
+    """The API server pulls each node's figures from that node's agent."""
+    ns = srv.make_ns(_ns_name("hpa-agents"))
+    agents = Agents(srv)
+    try:
+        agents.start("agent-hpa-2")
+        pod = burner_pod("far")
+        pod["spec"]["nodeName"] = "agent-hpa-2"
+        srv.create("/api/v1/namespaces/%s/pods" % ns, pod)
+        path = "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods/far" % ns
+        assert poll(lambda: srv.request("GET", path).status == 200, 60, 1), \
+            (srv.request("GET", path), agents.log_tail("agent-hpa-2"))
+        assert srv.get(path)["containers"][0]["name"] == "burn"
+        nodes = {i["metadata"]["name"] for i in
+                 srv.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
+        assert nodes == {srv.node, "agent-hpa-2"}, nodes
+        for v in VERSIONS:
+            out = srv.kubectl(v, "top", "node").stdout
+            assert re.search(r"^agent-hpa-2\s+\d+m\s+\d+%", out, re.M), out
+            out = srv.kubectl(v, "top", "pod", "far", "-n", ns).stdout
+            assert re.search(r"^far\s+\d+m\s+\d+Mi", out, re.M), out
+    finally:
+        left = agents.teardown()
+        srv.request("DELETE", "/api/v1/nodes/agent-hpa-2")
+    assert not left, left
