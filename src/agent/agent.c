@@ -22,6 +22,7 @@
 
 #include "agent/image.h"
 #include "agent/internal.h"
+#include "agent/metrics.h"
 #include "agent/network.h"
 #include "agent/proxy.h"
 #include "agent/runtime.h"
@@ -281,6 +282,8 @@ static void *heartbeat_main(void *arg)
 				reap_pods(a);
 			if (i % 50 == 0)
 				sweep_volumes(a);
+			if (i % (GT_METRICS_INTERVAL_MS / 100) == 0)
+				gt_agent_metrics_sample(a);
 		}
 	}
 	return NULL;
@@ -455,6 +458,7 @@ static void agent_free(struct gt_agent *a)
 	gt_svc_stop(a->svc);
 	gt_http_stop(a->http);
 	gt_image_store_close(a->images);
+	gt_agent_metrics_free(a);
 	free(a->root);
 	free(a->node);
 	free(a->runtime);

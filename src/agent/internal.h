@@ -16,6 +16,7 @@
 struct gt_http_server;
 struct gt_image_store;
 struct gt_svc;
+struct gt_metrics;
 
 struct ctr {
 	char name[64];
@@ -77,8 +78,9 @@ struct gt_agent {
 	int port;
 	_Atomic bool stop;
 	pthread_t informer, heartbeat;
-	pthread_mutex_t lock;   /* pods list */
+	pthread_mutex_t lock;   /* pods list, metrics pointer */
 	struct pod *pods;
+	struct gt_metrics *metrics; /* metrics.c, created by the first sample */
 };
 
 /* pods.c */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "agent/metrics.h"
 #include "base/log.h"
 #include "http/server.h"
 
@@ -195,6 +196,10 @@ void gt_agent_logs_handler(struct gt_http_req *req, void *ctx)
 	}
 	if (gt_agent_stream_handler(a, req))
 		return;
+	if (!strcmp(path, "/stats/resource")) {
+		gt_agent_metrics_reply(a, req);
+		return;
+	}
 	if (sscanf(path, "/containerLogs/%253[^/]/%253[^/]/%63[^/]", ns, name, cname) != 3) {
 		reply_text(req, 404, "not found");
 		return;

@@ -589,6 +589,44 @@ static void pytorchjob(json_t *obj)
 	}
 }
 
+/* autoscaling/v2: minReplicas 1, CPU at 80 % when no metric is given; a
+ * behavior given is completed with the default rules (scale up: no
+ * stabilization, the larger of +100 % and +4 pods per 15 s; scale down:
+ * 300 s stabilization, -100 % per 15 s), as SetDefaults does. */
+static void hpa_rules(json_t *b, const char *key, bool up)
+{
+	json_t *r = json_object_get(b, key);
+
+	if (!json_is_object(r) && !json_is_null(r) && r)
+		return;
+	r = obj_member(b, key);
+	def_int(r, "stabilizationWindowSeconds", up ? 0 : 300);
+	def_str(r, "selectPolicy", "Max");
+	def(r, "policies", up ? json_pack("[{s:s,s:i,s:i},{s:s,s:i,s:i}]", "type", "Pods", "value", 4,
+					  "periodSeconds", 15, "type", "Percent", "value", 100,
+					  "periodSeconds", 15) :
+				json_pack("[{s:s,s:i,s:i}]", "type", "Percent", "value", 100,
+					  "periodSeconds", 15));
+}
+
+static void hpa(json_t *obj)
+{
+	json_t *spec = obj_get(obj, "spec"), *m, *b;
+
+	if (!spec || strcmp(gt_json_str(obj, "apiVersion") ?: "autoscaling/v2", "autoscaling/v2"))
+		return;
+	def_int(spec, "minReplicas", 1);
+	m = json_object_get(spec, "metrics");
+	if (!m || json_is_null(m) || (json_is_array(m) && !json_array_size(m)))
+		json_object_set_new(spec, "metrics", json_pack(
+			"[{s:s,s:{s:s,s:{s:s,s:i}}}]", "type", "Resource", "resource", "name", "cpu",
+			"target", "type", "Utilization", "averageUtilization", 80));
+	if ((b = obj_get(spec, "behavior"))) {
+		hpa_rules(b, "scaleUp", true);
+		hpa_rules(b, "scaleDown", false);
+	}
+}
+
 static const struct {
 	const char *group, *kind;
 	void (*fn)(json_t *obj);
@@ -606,6 +644,7 @@ static const struct {
 	{ "apps", "DaemonSet", daemonset },
 	{ "batch", "Job", job },
 	{ "batch", "CronJob", cronjob },
+	{ "autoscaling", "HorizontalPodAutoscaler", hpa },
 	{ "apiextensions.k8s.io", "CustomResourceDefinition", crd },
 };
 

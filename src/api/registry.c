@@ -69,7 +69,10 @@ static const struct gt_resource builtin[] = {
 	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { "status.successful", NULL } },
 	{ "batch", "v1", "cronjobs", "cronjob", "CronJob", "CronJobList", true, { "cj" },
 	  { "all" }, GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },
-	/* autoscaling/v2 */
+	/* autoscaling/v1 (converted at the edge: apiserver/hpa_v1.c) and v2 (stored) */
+	{ "autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
+	  "HorizontalPodAutoscaler", "HorizontalPodAutoscalerList", true, { "hpa" }, { "all" },
+	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },
 	{ "autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
 	  "HorizontalPodAutoscaler", "HorizontalPodAutoscalerList", true, { "hpa" }, { "all" },
 	  GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_BUILTIN, true, { NULL } },
@@ -95,6 +98,11 @@ static const struct gt_resource builtin[] = {
 	{ "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
 	  "CustomResourceDefinition", "CustomResourceDefinitionList", false, { "crd", "crds" },
 	  { NULL }, GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_NONE, true, { NULL } },
+	/* metrics.k8s.io/v1beta1: read-only, pulled from the agents (apiserver/metrics.c) */
+	{ "metrics.k8s.io", "v1beta1", "nodes", "", "NodeMetrics", "NodeMetricsList", false,
+	  { NULL }, { NULL }, 0, GT_VERBS_READ_ONLY, GT_SCHEMA_BUILTIN, false, { NULL } },
+	{ "metrics.k8s.io", "v1beta1", "pods", "", "PodMetrics", "PodMetricsList", true,
+	  { NULL }, { NULL }, 0, GT_VERBS_READ_ONLY, GT_SCHEMA_BUILTIN, false, { NULL } },
 	/* reviews: create-only, never stored */
 	{ "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
 	  "SelfSubjectAccessReview", "", false, { NULL }, { NULL }, 0, GT_VERBS_CREATE_ONLY,

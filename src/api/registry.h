@@ -30,6 +30,7 @@ enum gt_subresource {
 enum gt_verbs {
 	GT_VERBS_ALL = 0,     /* create delete deletecollection get list patch update watch */
 	GT_VERBS_CREATE_ONLY, /* reviews: create */
+	GT_VERBS_READ_ONLY,   /* computed, never stored (metrics.k8s.io): get list */
 };
 
 /* Which patch flavours apply (strategic merge only for built-in kinds). */

@@ -851,6 +851,75 @@ static void crd_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, ti
 	add_str(cells, ts);
 }
 
+static const struct gt_table_col hpa_cols[] = {
+	NAME,
+	S("Reference", 0, "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count."),
+	S("Targets", 0, "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used)."),
+	S("MinPods", 0, "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."),
+	S("MaxPods", 0, "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."),
+	S("Replicas", 0, "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler."),
+	AGE,
+};
+
+/* printers.go formatHPAMetrics for Resource metrics ("cpu: 250%/50%"), two at most. */
+static void hpa_targets(json_t *cells, const json_t *obj)
+{
+	const json_t *specs = gt_json_path(obj, "spec.metrics"), *m;
+	const json_t *stats = gt_json_path(obj, "status.currentMetrics");
+	char out[256] = "";
+	size_t i, used = 0, n = json_array_size(specs);
+
+	if (!n) {
+		add_str(cells, "<none>");
+		return;
+	}
+	json_array_foreach(specs, i, m) {
+		const json_t *st = gt_json_path(json_array_get(stats, i), "resource.current");
+		const char *res = str(m, "resource.name");
+		char cur[64] = "<unknown>", tgt[64] = "<auto>";
+		int64_t u;
+
+		if (i == 2)
+			break;
+		if (strcmp(str(m, "type"), "Resource") && strcmp(str(m, "type"), "ContainerResource")) {
+			snprintf(cur, sizeof(cur), "<unknown>");
+			snprintf(tgt, sizeof(tgt), "<unknown>");
+		} else if (gt_json_path(m, "resource.target.averageValue")) {
+			if (gt_json_str(st, "averageValue"))
+				snprintf(cur, sizeof(cur), "%s", gt_json_str(st, "averageValue"));
+			snprintf(tgt, sizeof(tgt), "%s", str(m, "resource.target.averageValue"));
+		} else {
+			if (gt_json_int(st, "averageUtilization", &u) == 0)
+				snprintf(cur, sizeof(cur), "%lld%%", (long long)u);
+			if (gt_json_int(m, "resource.target.averageUtilization", &u) == 0)
+				snprintf(tgt, sizeof(tgt), "%lld%%", (long long)u);
+		}
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s: %s/%s", i ? ", " : "",
+					 *res ? res : "<unknown>", cur, tgt);
+		if (used >= sizeof(out))
+			used = sizeof(out) - 1;
+	}
+	if (n > 2)
+		snprintf(out + used, sizeof(out) - used, " + %zu more...", n - 2);
+	add_str(cells, out);
+}
+
+static void hpa_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, time_t now)
+{
+	int64_t min;
+
+	add_str(cells, str(obj, "metadata.name"));
+	add_fmt(cells, "%s/%s", str(obj, "spec.scaleTargetRef.kind"), str(obj, "spec.scaleTargetRef.name"));
+	hpa_targets(cells, obj);
+	if (gt_json_int(obj, "spec.minReplicas", &min) == 0)
+		add_fmt(cells, "%lld", (long long)min);
+	else
+		add_str(cells, "<unset>");
+	add_int(cells, num(obj, "spec.maxReplicas", 0));
+	add_int(cells, num(obj, "status.currentReplicas", 0));
+	add_age(cells, obj, "metadata.creationTimestamp", now);
+}
+
 static const struct gt_table_col default_cols[] = { NAME, AGE };
 
 static void default_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, time_t now)
@@ -912,6 +981,7 @@ static const struct gt_table_kind kinds[] = {
 	KIND("batch", "Job", job_cols, job_fill),
 	KIND("batch", "CronJob", cronjob_cols, cronjob_fill),
 	KIND("kubeflow.org", "PyTorchJob", ptj_cols, ptj_fill),
+	KIND("autoscaling", "HorizontalPodAutoscaler", hpa_cols, hpa_fill),
 	KIND("coordination.k8s.io", "Lease", lease_cols, lease_fill),
 	KIND("scheduling.k8s.io", "PriorityClass", pc_cols, pc_fill),
 	KIND("apiextensions.k8s.io", "CustomResourceDefinition", crd_cols, crd_fill),

@@ -191,6 +191,8 @@ void gt_vld_replicaset(struct gt_vld *v, const json_t *obj);
 void gt_vld_statefulset(struct gt_vld *v, const json_t *obj);
 void gt_vld_statefulset_update(struct gt_vld *v, const json_t *obj, const json_t *old);
 void gt_vld_daemonset(struct gt_vld *v, const json_t *obj);
+/* validate_autoscaling.c */
+void gt_vld_hpa(struct gt_vld *v, const json_t *obj);
 void gt_vld_selector_update(struct gt_vld *v, const json_t *obj, const json_t *old);
 
 void gt_vld_job(struct gt_vld *v, const json_t *obj);

@@ -1,7 +1,8 @@
 /*
  * agentconn.c - opens an exec or port-forward stream to the node agent that
  * runs a pod: finds the node's agent endpoint, sends the upgrade request
- * and checks for 101.  The stream then speaks http/chanframe.h.
+ * and checks for 101.  The stream then speaks http/chanframe.h.  Also the
+ * agent's base URL for plain requests (logs, resource metrics).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +35,28 @@ static int endpoint(struct gt_api *api, const char *node, struct sockaddr_in *sa
 	sa->sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return gt_err_set(err, -EIO, "node %s: bad agent endpoint %s", node, ep);
+	return 0;
+}
+
+int gt_agent_url(const json_t *node, char *url, size_t n)
+{
+	const char *addr = json_string_value(json_object_get(gt_json_path(node, "metadata.annotations"),
+							     GT_AGENT_ENDPOINT_ANNOTATION));
+	int64_t port = 0;
+	const json_t *a;
+	size_t i;
+
+	if (addr) {
+		snprintf(url, n, "http://%s", addr);
+		return 0;
+	}
+	json_array_foreach(gt_json_path(node, "status.addresses"), i, a)
+		if (!strcmp(gt_json_str(a, "type") ?: "", "InternalIP"))
+			addr = gt_json_str(a, "address");
+	gt_json_int(node, "status.daemonEndpoints.kubeletEndpoint.Port", &port);
+	if (!addr || port <= 0)
+		return -ENOENT;
+	snprintf(url, n, "http://%s:%lld", addr, (long long)port);
 	return 0;
 }
 

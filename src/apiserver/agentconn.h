@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "codec/json.h"
 
 struct gt_api;
 
@@ -18,5 +19,13 @@ struct gt_api;
  */
 int gt_agent_dial(struct gt_api *api, const char *node, const char *path, int *fd,
 		  struct gt_buf *leftover, struct gt_err *err);
+
+/*
+ * The base URL ("http://host:port") of the agent endpoint of a Node
+ * object: the address the agent publishes (GT_AGENT_ENDPOINT_ANNOTATION,
+ * possibly loopback only), else its InternalIP and kubelet port.
+ * -ENOENT when the node publishes neither (e.g. a simulated node).
+ */
+int gt_agent_url(const json_t *node, char *url, size_t n);
 
 #endif

@@ -86,6 +86,8 @@ static json_t *verbs_json(const struct gt_resource *r)
 {
 	if (r->verbs == GT_VERBS_CREATE_ONLY)
 		return json_pack("[s]", "create");
+	if (r->verbs == GT_VERBS_READ_ONLY)
+		return json_pack("[s,s]", "get", "list");
 	return json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection", "get",
 			 "list", "patch", "update", "watch");
 }

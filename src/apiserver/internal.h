@@ -56,6 +56,12 @@ bool gt_is_discovery_path(const char *path);
 void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_watch(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_review(struct gt_api *api, struct gt_http_req *req, struct route *rt);
+/* Write options from the query (dryRun, fieldManager, fieldValidation). */
+void gt_request_write_opts(struct gt_http_req *req, struct gt_write_opts *o);
+/* autoscaling/v1 HorizontalPodAutoscalers (hpa_v1.c): true when it answered. */
+bool gt_handle_hpa_v1(struct gt_api *api, struct gt_http_req *req, struct route *rt);
+/* metrics.k8s.io reads (metrics.c). */
+void gt_handle_metrics(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 

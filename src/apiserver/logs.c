@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apiserver/agentconn.h"
 #include "apiserver/internal.h"
 #include "client/client.h"
 
@@ -117,40 +118,21 @@ int gt_api_agent_client(struct gt_api *api, const char *nodename, struct gt_clie
 			struct gt_err *err)
 {
 	struct gt_obj *node = NULL;
-	const char *addr;
 	char url[300];
-	int64_t port = 0;
-	json_t *a;
-	size_t i;
 	int rc;
 
 	if (!nodename || !*nodename ||
 	    gt_api_get(api, gt_registry_find("", "v1", "nodes"), "", nodename, &node, NULL) < 0)
 		return gt_err_set(err, -ENOENT, "node \"%s\" not found", nodename ?: "");
-	/* The agent publishes where its endpoint listens (it may be loopback
-	 * only); otherwise the node's InternalIP and kubelet port. */
-	addr = json_string_value(json_object_get(gt_json_path(node->obj, "metadata.annotations"),
-						 GT_AGENT_ENDPOINT_ANNOTATION));
-	if (addr) {
-		snprintf(url, sizeof(url), "http://%s", addr);
-	} else {
-		json_array_foreach(gt_json_path(node->obj, "status.addresses"), i, a)
-			if (!strcmp(gt_json_str(a, "type") ?: "", "InternalIP"))
-				addr = gt_json_str(a, "address");
-		gt_json_int(node->obj, "status.daemonEndpoints.kubeletEndpoint.Port", &port);
-		if (!addr || port <= 0) {
-			gt_obj_unref(node);
-			return gt_err_set(err, -EIO, "node %s publishes no log endpoint", nodename);
-		}
-		snprintf(url, sizeof(url), "http://%s:%lld", addr, (long long)port);
-	}
+	rc = gt_agent_url(node->obj, url, sizeof(url));
 	gt_obj_unref(node);
+	if (rc < 0)
+		return gt_err_set(err, -EIO, "node %s publishes no log endpoint", nodename);
 	{
 		struct gt_client_config cc = { .server_url = url, .token = api->token, .timeout_s = 30 };
 
-		rc = gt_client_new(&cc, out, err);
+		return gt_client_new(&cc, out, err);
 	}
-	return rc;
 }
 
 int gt_api_pod_log_tail(struct gt_api *api, const json_t *pod, const char *container, int lines,

@@ -24,7 +24,7 @@ static bool qbool(struct gt_http_req *req, const char *name)
 	return v && gt_parse_bool(v, &b) == 0 && b;
 }
 
-static void write_opts(struct gt_http_req *req, struct gt_write_opts *o)
+void gt_request_write_opts(struct gt_http_req *req, struct gt_write_opts *o)
 {
 	const char *dr = gt_http_query(req, "dryRun");
 	const char *fv = gt_http_query(req, "fieldValidation");
@@ -368,7 +368,7 @@ static void handle_patch(struct gt_api *api, struct gt_http_req *req, struct rou
 	int rc;
 
 	gt_err_clear(&err);
-	write_opts(req, &o);
+	gt_request_write_opts(req, &o);
 	if (!apply && strcasecmp(ct, "application/json-patch+json") &&
 	    strcasecmp(ct, "application/merge-patch+json") &&
 	    strcasecmp(ct, "application/strategic-merge-patch+json")) {
@@ -584,7 +584,7 @@ static void handle_create(struct gt_api *api, struct gt_http_req *req, struct ro
 	json_t *body = NULL;
 
 	gt_err_clear(&err);
-	write_opts(req, &o);
+	gt_request_write_opts(req, &o);
 	if (gt_request_body(req, &body, &err) < 0 ||
 	    gt_field_validation(req, rt->res, body, &err) < 0) {
 		json_decref(body);
@@ -618,7 +618,7 @@ static void handle_update(struct gt_api *api, struct gt_http_req *req, struct ro
 	int rc;
 
 	gt_err_clear(&err);
-	write_opts(req, &o);
+	gt_request_write_opts(req, &o);
 	if ((rc = gt_request_body(req, &body, &err)) < 0 ||
 	    (strcmp(rt->sub, "scale") && (rc = gt_field_validation(req, rt->res, body, &err)) < 0)) {
 		json_decref(body);
@@ -728,6 +728,15 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 	if (rt->res->verbs == GT_VERBS_CREATE_ONLY) {
 		if (!strcmp(m, "POST") && !rt->has_name)
 			gt_handle_review(api, req, rt);
+		else
+			gt_reply_errorf(req, -EOPNOTSUPP, "the server does not allow this method on the requested resource");
+		return;
+	}
+	if (gt_handle_hpa_v1(api, req, rt))
+		return;
+	if (rt->res->verbs == GT_VERBS_READ_ONLY) {
+		if ((!strcmp(m, "GET") || !strcmp(m, "HEAD")) && !*rt->sub && !qbool(req, "watch"))
+			gt_handle_metrics(api, req, rt);
 		else
 			gt_reply_errorf(req, -EOPNOTSUPP, "the server does not allow this method on the requested resource");
 		return;

@@ -37,6 +37,7 @@ struct server_opts {
 	const char *bridge, *subnet;
 	int backoff_base_ms, backoff_max_ms;
 	int job_backoff_ms;
+	int hpa_sync_s;
 	size_t history;
 	size_t max_body;
 };
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 		"                          agents on one machine need their own bridge and subnet\n"
 		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
 		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
+		"  --hpa-sync-period N     seconds between HorizontalPodAutoscaler syncs (15)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -100,6 +102,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "job-backoff-ms", required_argument, NULL, 'J' },
+		{ "hpa-sync-period", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -143,6 +146,13 @@ static int parse(int argc, char **argv, struct server_opts *o)
 				return -1;
 			}
 			o->job_backoff_ms = (int)v;
+			break;
+		case 'A':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > 3600) {
+				fprintf(stderr, "gantry server: --hpa-sync-period: need a number of seconds (1-3600)\n");
+				return -1;
+			}
+			o->hpa_sync_s = (int)v;
 			break;
 		case 'w':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
@@ -325,6 +335,7 @@ int gt_cmd_server(int argc, char **argv)
 		struct gt_controllers_config ccfg = {
 			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
 			.job_backoff_ms = o.job_backoff_ms,
+			.hpa_sync_ms = o.hpa_sync_s * 1000,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

@@ -17,6 +17,8 @@ struct gt_controllers_config {
 	const char *pv_root;     /* local-path volumes go here (the embedded agent's ROOT/pv) */
 	const char *node_name;   /* ... on this node; NULL: no provisioner */
 	int64_t job_backoff_ms;  /* Job pod re-creation back-off base (0: 10 s) */
+
+	int hpa_sync_ms;         /* HPA sync period (0: 15 s) */
 };
 
 /* Starts the controllers' threads.  api must outlive them; cfg is copied. */
@@ -187,6 +189,17 @@ bool gt_revision_holds(const json_t *rev, const json_t *tpl);
  */
 void gt_revision_trim(struct gt_api *api, const json_t **owned, size_t n, int64_t limit,
 		      const char *const *live, size_t nlive);
+
+/*
+ * HorizontalPodAutoscalers (hpa.c): every sync_ms, each HPA's target is
+ * scaled to what its Resource metrics (metrics.k8s.io figures) ask for,
+ * within its behavior rules.  ctx is a struct gt_hpa_ctl.
+ */
+struct gt_hpa_ctl;
+struct gt_hpa_ctl *gt_hpa_ctl_new(int sync_ms);
+void gt_hpa_ctl_free(struct gt_hpa_ctl *c);
+bool gt_hpa_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_hpa_pass(struct gt_api *api, void *ctx);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"

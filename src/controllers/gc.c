@@ -54,7 +54,7 @@ static int each_res(const struct gt_resource *r, void *arg)
 	struct api_store *a = arg;
 	char pre[300];
 
-	if (r->verbs == GT_VERBS_CREATE_ONLY)
+	if (r->verbs == GT_VERBS_CREATE_ONLY || r->verbs == GT_VERBS_READ_ONLY)
 		return 0;
 	if (r->custom && !r->storage)
 		return 0;

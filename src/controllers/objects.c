@@ -1,7 +1,8 @@
 /*
  * objects.c - what the controllers read objects with (see controllers.h):
  * lists of stored objects by key prefix, and the questions they all ask of
- * them (has this pod finished, who controls this object).
+ * them (has this pod finished, who controls this object), and the events
+ * they record.
  */
 #include <stdarg.h>
 #include <stdlib.h>

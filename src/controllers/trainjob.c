@@ -530,6 +530,7 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 		delete_pods(&j, pods, false);
 		more = 1;
 	} else if (k->succeeded(obj, t.c)) {
+		poll_progress(&j); /* the last report, before pods may go */
 		snprintf(msg, sizeof(msg), "%s %s is successfully completed.", k->kind, j.name);
 		finish(&j, pods, true, R("Succeeded"), msg);
 	} else {
