@@ -238,11 +238,11 @@ def test_pod_failure_policy_fail_job(srv):
     assert j["status"]["failed"] == 1 and len(pods_of(srv, ns, "pfp")) == 1, j["status"]
 
 
-def cronjob_body(name, schedule, **spec):
+def cronjob_body(name, schedule, script="echo tick", **spec):
     s = {"schedule": schedule, "jobTemplate": {"metadata": {"labels": {"app": name}}, "spec": {
         "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
                               "containers": [{"name": "c", "image": "host",
-                                              "command": ["sh", "-c", "echo tick"]}]}}}}}
+                                              "command": ["sh", "-c", script]}]}}}}}
     s.update(spec)
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name}, "spec": s}
 
@@ -251,6 +251,11 @@ def test_cronjob_runs_and_create_job_from_it(srv):
     ns = srv.make_ns(_ns_name("jobs-cron"))
     cj = srv.create("/apis/batch/v1/namespaces/%s/cronjobs" % ns,
                     cronjob_body("tick", "* * * * *", successfulJobsHistoryLimit=1))
+    # concurrency policies, checked at the end: long-running Jobs every minute
+    cns = srv.make_ns(_ns_name("jobs-cron-policy"))
+    for name, policy in (("a-forbid", "Forbid"), ("b-replace", "Replace")):
+        srv.create("/apis/batch/v1/namespaces/%s/cronjobs" % cns,
+                   cronjob_body(name, "* * * * *", "sleep 3600", concurrencyPolicy=policy))
     # kubectl create job --from=cronjob while we wait for the schedule.  Only
     # kubectl 1.33: 1.20 knows CronJob only as batch/v1beta1, which Kubernetes
     # stopped serving in 1.25 (it fails the same way against a real 1.33 cluster)
@@ -290,6 +295,23 @@ def test_cronjob_runs_and_create_job_from_it(srv):
                 30), [x["metadata"]["name"] for x in srv.get(jobs_path(ns))["items"]]
     p = srv.kubectl("1.33", "get", "cronjob", "tick", "-n", ns)
     assert "* * * * *" in p.stdout, p.stdout
+
+    def jobs_of(cronjob):
+        return sorted(j["metadata"]["name"] for j in srv.get(jobs_path(cns))["items"]
+                      if j["metadata"]["ownerReferences"][0]["name"] == cronjob and
+                      not j["metadata"].get("deletionTimestamp"))
+    assert poll(lambda: len(jobs_of("a-forbid")) == 1 and len(jobs_of("b-replace")) == 1, 90), \
+        srv.get(jobs_path(cns))["items"]
+    first_a, first_b = jobs_of("a-forbid"), jobs_of("b-replace")
+    # the next minute: Replace swaps its Job; Forbid (synced first in the same
+    # pass, its name sorts first) keeps the running one and starts none
+    assert poll(lambda: jobs_of("b-replace") not in ([], first_b), 90), jobs_of("b-replace")
+    assert len(jobs_of("b-replace")) == 1 and jobs_of("b-replace")[0] > first_b[0]
+    assert jobs_of("a-forbid") == first_a
+    st = srv.get("/apis/batch/v1/namespaces/%s/cronjobs/a-forbid" % cns)["status"]
+    assert [a["name"] for a in st["active"]] == first_a, st
+    srv.kubectl("1.33", "delete", "cronjob", "a-forbid", "b-replace", "-n", cns)
+    assert poll(lambda: not srv.get("/api/v1/namespaces/%s/pods" % cns)["items"], 60)
 
 
 def causes(r):

@@ -816,6 +816,42 @@ TEST(cronjob)
 		    "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"");
 }
 
+TEST(job_pod_failure_policy_and_time_zone)
+{
+	struct gt_err e;
+	json_t *j = J("{\"metadata\":{\"name\":\"j\"},\"spec\":{" JTMPL ",\"podFailurePolicy\":{\"rules\":["
+		      "{\"action\":\"Ignore\",\"onPodConditions\":[{\"type\":\"DisruptionTarget\"}]}]}}}");
+
+	CHECK_INT(create(&R_JOB, j, &e), 0);
+	/* defaulted: status True */
+	CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(
+		  gt_json_path(j, "spec.podFailurePolicy.rules"), 0), "onPodConditions"), 0), "status")), "True");
+	json_decref(j);
+	CHECK_INT(create_s(&R_JOB, "{\"metadata\":{\"name\":\"j\"},\"spec\":{" JTMPL ",\"podFailurePolicy\":{\"rules\":["
+			   "{\"action\":\"Stop\",\"onExitCodes\":{\"operator\":\"In\",\"values\":[1]},"
+			   "\"onPodConditions\":[{\"type\":\"X\"}]},"
+			   "{\"action\":\"Count\"},"
+			   "{\"action\":\"FailJob\",\"onExitCodes\":{\"containerName\":\"nope\",\"operator\":\"NotIn\",\"values\":[3,2,2]}}]}}}",
+			   &e), -EBADMSG);
+	CHECK_CAUSE(&e, "spec.podFailurePolicy.rules[0].action", "FieldValueNotSupported",
+		    "Unsupported value: \"Stop\": supported values: \"Count\", \"FailIndex\", \"FailJob\", \"Ignore\"");
+	CHECK(cause(&e, "spec.podFailurePolicy.rules[0]") &&
+	      strstr(cause(&e, "spec.podFailurePolicy.rules[0]")->message, "specifying both OnExitCodes and OnPodConditions is not supported"));
+	CHECK(cause(&e, "spec.podFailurePolicy.rules[1]") &&
+	      strstr(cause(&e, "spec.podFailurePolicy.rules[1]")->message, "specifying one of OnExitCodes and OnPodConditions is required"));
+	CHECK_CAUSE(&e, "spec.podFailurePolicy.rules[2].onExitCodes.containerName", "FieldValueInvalid",
+		    "Invalid value: \"nope\": must be one of the container or initContainer names in the pod template");
+	CHECK_CAUSE(&e, "spec.podFailurePolicy.rules[2].onExitCodes.values[1]", "FieldValueInvalid",
+		    "Invalid value: 2: must be ordered");
+	CHECK_CAUSE(&e, "spec.podFailurePolicy.rules[2].onExitCodes.values[2]", "FieldValueDuplicate", "Duplicate value: 2");
+	CHECK_INT(create_s(&R_CRON, "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"schedule\":\"@daily\",\"timeZone\":\"Europe/Paris\","
+			   "\"jobTemplate\":{\"spec\":{" JTMPL "}}}}", &e), -EBADMSG);
+	CHECK_CAUSE(&e, "spec.timeZone", "FieldValueInvalid",
+		    "Invalid value: \"Europe/Paris\": only UTC (or Etc/UTC) is supported by this server: write the schedule in UTC");
+	CHECK_INT(create_s(&R_CRON, "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"schedule\":\"@daily\",\"timeZone\":\"Etc/UTC\","
+			   "\"jobTemplate\":{\"spec\":{" JTMPL "}}}}", &e), 0);
+}
+
 /* ---- config ---- */
 
 TEST(configmap)
@@ -1054,6 +1090,7 @@ int main(void)
 	RUN(job_invalid);
 	RUN(job_update);
 	RUN(cronjob);
+	RUN(job_pod_failure_policy_and_time_zone);
 	RUN(configmap);
 	RUN(secret);
 	RUN(namespace);
