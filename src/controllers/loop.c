@@ -2,7 +2,7 @@
  * loop.c - the event-driven loop the controllers share (see controllers.h):
  * read the store's event stream; when an event is relevant, drain what is
  * queued and run one pass; while the last pass asked to be retried, run
- * one at least every retry_ms.
+ * one at least every retry_ms, also while events keep arriving.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,7 +31,9 @@ static void *loop_main(void *arg)
 		if (r == 0) {
 			dirty |= l->relevant(&ev, again > 0, l->ctx);
 			gt_event_release(&ev);
-			continue;
+			/* a steady stream of events must not starve a due retry */
+			if (!(again > 0 && gt_now_ms() - last > l->retry_ms))
+				continue;
 		}
 		if (r == -ENODATA || r == -ECANCELED) {
 			gt_watch_close(w);
