@@ -241,3 +241,39 @@ def test_bad_cluster_ips(srv, ns):
     assert poll(lambda: not s.exists("/api/v1/namespaces/%s/endpoints/a" % ns), 30)
     assert poll(lambda: not s.get("/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices?"
                                   "labelSelector=kubernetes.io%%2Fservice-name%%3Da" % ns)["items"], 30)
+
+
+def test_statefulset_pods_have_stable_dns_names(srv, ns):
+    """A StatefulSet behind its headless Service: each pod is reachable from
+    another pod as POD.SVC.NS.svc.cluster.local, and the name follows the pod
+    when it is re-created with a new address."""
+    s = srv
+    s.create("/api/v1/namespaces/%s/services" % ns,
+             service("web", {"app": "sts"}, clusterIP="None"))
+    s.create("/apis/apps/v1/namespaces/%s/statefulsets" % ns, {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+        "spec": {"serviceName": "web", "replicas": 2, "selector": {"matchLabels": {"app": "sts"}},
+                 "template": {"metadata": {"labels": {"app": "sts"}}, "spec": {
+                     "terminationGracePeriodSeconds": 1, "containers": [
+                         hctr("web", WEB, ports=[{"name": "http", "containerPort": 8080}])]}}}})
+    assert poll(lambda: len(ready_pods(s, ns, "sts")) == 2, 90), s.log_tail()
+
+    def resolve(client):
+        _, out = run_client(s, ns, client, (
+            "for i in 0 1; do getent hosts web-$i.web.%s.svc.cluster.local | cut -d' ' -f1; "
+            "done; python3 -c \"import urllib.request as u; print(u.urlopen("
+            "'http://web-1.web:8080/', timeout=5).read().decode().strip())\"") % ns)
+        return out.split()
+    ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in ready_pods(s, ns, "sts")}
+    time.sleep(1.5)
+    got = resolve("c-sts1")
+    assert got == [ips["web-0"], ips["web-1"], "web-1"], (got, ips)
+    # web-1 re-created: same name, the record follows its new address
+    s.request("DELETE", "/api/v1/namespaces/%s/pods/web-1" % ns, {"gracePeriodSeconds": 0})
+    old = ips["web-1"]
+    assert poll(lambda: any(p["metadata"]["name"] == "web-1" and p["status"]["podIP"] != old
+                            for p in ready_pods(s, ns, "sts")), 60)
+    ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in ready_pods(s, ns, "sts")}
+    time.sleep(1.5)
+    got = resolve("c-sts2")
+    assert got == [ips["web-0"], ips["web-1"], "web-1"], (got, ips)
