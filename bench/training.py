@@ -127,24 +127,28 @@ def delete_job(c, name):
         NS, label_selector="training.kubeflow.org/job-name=%s" % name).items, 60, 0.2)
 
 
+def pods_running(c, name, epoch=None, n=2):
+    """True when n pods of the job (of that restart epoch) are Running."""
+    ps = c.core.list_namespaced_pod(
+        NS, label_selector="training.kubeflow.org/job-name=%s" % name).items
+    ok = [p for p in ps if p.status.phase == "Running" and not p.metadata.deletion_timestamp and
+          (epoch is None or p.metadata.labels.get("training.gantry.dev/restart-epoch") == str(epoch))]
+    return len(ok) >= n
+
+
 def submit(c, reps):
+    """Created -> both pods Running, and -> the job's Running condition (both
+    observed by polling every 20 ms from here)."""
     starts, conds = [], []
     for i in range(reps):
         name = "sub%d" % i
         t0 = time.time()
         c.co.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL,
                                              job(name, ["sleep", "3600"], claim=False))
-        wait(lambda: running(status(c, name)), 60)
-        t_cond = time.time() - t0
-        pods = c.core.list_namespaced_pod(
-            NS, label_selector="training.kubeflow.org/job-name=%s" % name).items
-        started = [cs.state.running.started_at.timestamp() for p in pods
-                   for cs in p.status.container_statuses or [] if cs.state.running]
-        created = c.co.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, name)
-        t_create = ts(created["metadata"]["creationTimestamp"])
-        # creationTimestamp has 1 s resolution: take the later of it and t0
-        starts.append(max(started) - max(t_create, t0) if len(started) == 2 else None)
-        conds.append(t_cond)
+        ok = wait(lambda: pods_running(c, name), 60)
+        starts.append(time.time() - t0 if ok else None)
+        ok = wait(lambda: running(status(c, name)), 60)
+        conds.append(time.time() - t0 if ok else None)
         delete_job(c, name)
     return starts, conds
 
@@ -164,20 +168,24 @@ def rank_pid(name, rank):
     return None
 
 
-def first_step_after(c, name, t_kill, timeout=120):
-    """Timestamp of the first progress line rank 0 wrote after t_kill."""
+def first_step(c, name, epoch, timeout=120):
+    """Timestamp (its CRI log line's) of the first step rank 0 of that
+    restart epoch reported."""
     def look():
         try:
+            pod = c.core.read_namespaced_pod("%s-master-0" % name, NS)
+            if pod.metadata.labels.get("training.gantry.dev/restart-epoch") != str(epoch):
+                return None
             log = c.core.read_namespaced_pod_log("%s-master-0" % name, NS, container="pytorch",
                                                  timestamps=True)
         except client.ApiException:
             return None
         for line in log.splitlines():
             stamp, _, text = line.partition(" ")
-            if text.startswith("GANTRY_PROGRESS ") and ts(stamp) > t_kill:
+            if text.startswith("GANTRY_PROGRESS "):
                 return ts(stamp)
         return None
-    return wait(look, timeout, 0.1)
+    return wait(look, timeout, 0.05)
 
 
 def recover(c, reps):
@@ -201,14 +209,10 @@ def recover(c, reps):
             break
         t_kill = time.time()
         os.kill(pid, signal.SIGKILL)
-        t_step = first_step_after(c, "rec", t_kill)
-        pods = c.core.list_namespaced_pod(
-            NS, label_selector="training.kubeflow.org/job-name=rec").items
-        started = [cs.state.running.started_at.timestamp() for p in pods
-                   for cs in p.status.container_statuses or [] if cs.state.running
-                   and p.metadata.labels.get("training.gantry.dev/restart-epoch") == str(i + 1)]
+        ok = wait(lambda: pods_running(c, "rec", epoch=i + 1), 60)
+        back.append(time.time() - t_kill if ok else None)
+        t_step = first_step(c, "rec", i + 1)
         train.append(t_step - t_kill if t_step else None)
-        back.append(max(started) - t_kill if len(started) == 2 else None)
     delete_job(c, "rec")
     return train, back
 
@@ -257,10 +261,10 @@ def main():
     date = time.strftime("%Y-%m-%d")
     sec = [BEGIN, "### Training jobs (%s, part `training`)" % date, "",
            "| measurement | p50 | runs | target |", "|---|---|---|---|",
-           "| PyTorchJob created -> both ranks' containers started (2 real ranks) | %s | %d | |"
+           "| PyTorchJob created -> both ranks' pods Running (2 real ranks) | %s | %d | |"
            % (fmt(p50(starts)), len(starts)),
            "| PyTorchJob created -> job condition Running | %s | %d | |" % (fmt(p50(conds)), len(conds)),
-           "| rank SIGKILLed -> restarted gang's containers started | %s | %d | |"
+           "| rank SIGKILLed -> the restarted gang's pods Running | %s | %d | |"
            % (fmt(p50(back)), len(back)),
            "| rank SIGKILLed -> all ranks training again (first new step logged) | %s | %d | <= 10 s |"
            % (fmt(p50(train)), len(train))]
