@@ -501,14 +501,15 @@ TEST(etc_files)
 				"hostAliases", "ip", "1.2.3.4", "hostnames", "foo.local", "bar");
 	char *hosts, *resolv;
 
-	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", NULL), 0);
+	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", "10.123.0.1", NULL), 0);
 	hosts = slurp("etc-hosts");
 	resolv = slurp("resolv.conf");
 	CHECK(strstr(hosts, "127.0.0.1\tlocalhost\n") != NULL);
 	CHECK(strstr(hosts, "10.123.0.7\tweb-0.web.shop.svc.cluster.local\tweb-0\n") != NULL);
 	CHECK(strstr(hosts, "# Entries added by HostAliases.\n1.2.3.4\tfoo.local\tbar\n") != NULL);
 	CHECK(!strncmp(resolv, "search shop.svc.cluster.local svc.cluster.local cluster.local", 61));
-	CHECK(strstr(resolv, "nameserver ") != NULL);
+	/* the cluster DNS first, then the host's (never a loopback one) */
+	CHECK(strstr(resolv, "\nnameserver 10.123.0.1\nnameserver ") != NULL);
 	CHECK(strstr(resolv, "nameserver 127.") == NULL);
 	CHECK(strstr(resolv, "options ndots:5\n") != NULL);
 	free(hosts);
@@ -521,7 +522,7 @@ TEST(etc_files)
 	gt_json_set(pod, "spec.dnsConfig", json_pack("{s:[s], s:[s], s:[{s:s, s:s}, {s:s}]}",
 		    "nameservers", "1.1.1.1", "searches", "example.com", "options", "name", "ndots",
 		    "value", "2", "name", "edns0"));
-	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", NULL), 0);
+	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", "10.123.0.1", NULL), 0);
 	hosts = slurp("etc-hosts");
 	resolv = slurp("resolv.conf");
 	CHECK(strstr(hosts, "10.123.0.7\tweb-0\n") != NULL);
@@ -534,7 +535,7 @@ TEST(etc_files)
 	gt_json_set(pod, "spec.hostNetwork", json_true());
 	gt_json_del(pod, "spec.dnsConfig");
 	gt_json_set_str(pod, "spec.dnsPolicy", "ClusterFirst");
-	CHECK_INT(gt_net_write_etc(root, pod, NULL, NULL), 0);
+	CHECK_INT(gt_net_write_etc(root, pod, NULL, "10.123.0.1", NULL), 0);
 	hosts = slurp("etc-hosts");
 	resolv = slurp("resolv.conf");
 	CHECK(!strncmp(hosts, "# Kubernetes-managed hosts file (host network).\n", 48));
@@ -546,12 +547,29 @@ TEST(etc_files)
 	/* injection through a host alias is refused */
 	gt_json_set(pod, "spec.hostAliases", json_pack("[{s:s, s:[s]}]", "ip", "1.2.3.4\n5.6.7.8",
 		    "hostnames", "x"));
-	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", NULL), -EINVAL);
+	CHECK_INT(gt_net_write_etc(root, pod, "10.123.0.7", "10.123.0.1", NULL), -EINVAL);
 	json_decref(pod);
+}
+
+TEST(gateway)
+{
+	char gw[16];
+
+	CHECK_INT(gt_net_gateway("10.88.0.0/16", gw), 0);
+	CHECK_STR(gw, "10.88.0.1");
+	CHECK_INT(gt_net_gateway("10.77.3.0/24", gw), 0);
+	CHECK_STR(gw, "10.77.3.1");
+	CHECK_INT(gt_net_gateway("10.77.3.9/24", gw), 0); /* host bits ignored */
+	CHECK_STR(gw, "10.77.3.1");
+	CHECK_INT(gt_net_gateway("10.77.3.0", gw), -EINVAL);
+	CHECK_INT(gt_net_gateway("10.77.3.0/31", gw), -EINVAL);
+	CHECK_INT(gt_net_gateway("300.1.1.0/24", gw), -EINVAL);
+	CHECK_INT(gt_net_gateway(NULL, gw), -EINVAL);
 }
 
 int main(void)
 {
+	RUN(gateway);
 	char *fw;
 
 	if (geteuid() != 0 || access("/usr/lib/cni/bridge", X_OK) < 0) {
