@@ -260,6 +260,7 @@ static void *heartbeat_main(void *arg)
 {
 	struct gt_agent *a = arg;
 	int64_t last_status = gt_now_ms();
+	int ticks = (a->cfg.heartbeat_s > 0 ? a->cfg.heartbeat_s : 10) * 10;
 
 	while (!atomic_load(&a->stop)) {
 		renew_lease(a);
@@ -271,7 +272,7 @@ static void *heartbeat_main(void *arg)
 				gt_warn("agent: node status: %s", err.msg);
 			last_status = gt_now_ms();
 		}
-		for (int i = 0; i < 100 && !atomic_load(&a->stop); i++) {
+		for (int i = 0; i < ticks && !atomic_load(&a->stop); i++) {
 			struct timespec ts = { 0, 100 * 1000000L };
 
 			nanosleep(&ts, NULL);

@@ -30,6 +30,7 @@ struct gt_agent_config {
 	int backoff_max_ms;          /* and cap (default 300000) */
 	const char *self_exe;        /* the gantry binary (for the shim) */
 	const char *gpu_dev_dir;     /* where to look for /dev/nvidiaN (default /dev) */
+	int heartbeat_s;             /* Lease renewal period (default 10) */
 };
 
 /* Starts the agent's threads.  *out is stopped with gt_agent_stop(). */

@@ -46,6 +46,8 @@ static const struct kind_row kinds[] = {
 	{ "apiextensions.k8s.io", "CustomResourceDefinition", GT_NAME_SUBDOMAIN, gt_vld_crd,
 	  gt_vld_crd_update },
 	{ "autoscaling", "Scale", GT_NAME_NONE, gt_vld_scale, NULL },
+	{ "policy", "PodDisruptionBudget", GT_NAME_SUBDOMAIN, gt_vld_pdb, NULL },
+	{ "policy", "Eviction", GT_NAME_NONE, NULL, NULL },
 	/* RBAC names are path segments ("system:controller:x" is fine). */
 	{ "rbac.authorization.k8s.io", NULL, GT_NAME_SEGMENT, NULL, NULL },
 };

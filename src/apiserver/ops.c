@@ -247,6 +247,7 @@ static int prepare_create(struct gt_api *api, const struct gt_resource *r, json_
 			json_decref(st);
 			return rc;
 		}
+		gt_admit_default_tolerations(api, obj);
 		json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(obj, "status", st);
 	} else if (is(r, "", "Service")) {

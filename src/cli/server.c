@@ -38,6 +38,8 @@ struct server_opts {
 	int backoff_base_ms, backoff_max_ms;
 	size_t history;
 	size_t max_body;
+	int node_grace_s;
+	int64_t not_ready_tol_s, unreachable_tol_s;
 };
 
 static void usage(FILE *f)
@@ -67,6 +69,16 @@ static void usage(FILE *f)
 		"                          agents on one machine need their own bridge and subnet\n"
 		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
 		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
+		"  --node-monitor-grace-period SECONDS\n"
+		"                          how long a node may go without a heartbeat (its\n"
+		"                          Lease or status) before it turns Unknown and gets\n"
+		"                          the unreachable taints (default 40)\n"
+		"  --default-not-ready-toleration-seconds N\n"
+		"  --default-unreachable-toleration-seconds N\n"
+		"                          tolerationSeconds of the not-ready/unreachable\n"
+		"                          NoExecute tolerations every pod gets unless it has\n"
+		"                          its own: how long its pods stay on a failed node\n"
+		"                          before they are evicted (default 300)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -95,6 +107,9 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "subnet", required_argument, NULL, 'S' },
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
+		{ "node-monitor-grace-period", required_argument, NULL, 'g' },
+		{ "default-not-ready-toleration-seconds", required_argument, NULL, 'r' },
+		{ "default-unreachable-toleration-seconds", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -131,6 +146,26 @@ static int parse(int argc, char **argv, struct server_opts *o)
 				o->backoff_base_ms = (int)v;
 			else
 				o->backoff_max_ms = (int)v;
+			break;
+		case 'g':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > 86400) {
+				fprintf(stderr, "gantry server: --node-monitor-grace-period: need a number of seconds (1-86400)\n");
+				return -1;
+			}
+			o->node_grace_s = (int)v;
+			break;
+		case 'r':
+		case 'u':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX) {
+				fprintf(stderr, "gantry server: --%s: need a number of seconds (1 or more)\n",
+					c == 'r' ? "default-not-ready-toleration-seconds" :
+					"default-unreachable-toleration-seconds");
+				return -1;
+			}
+			if (c == 'r')
+				o->not_ready_tol_s = v;
+			else
+				o->unreachable_tol_s = v;
 			break;
 		case 'w':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
@@ -278,6 +313,8 @@ int gt_cmd_server(int argc, char **argv)
 	{
 		struct gt_api_config ac = {
 			.store = store, .token = token, .max_body = o.max_body,
+			.not_ready_toleration_s = o.not_ready_tol_s,
+			.unreachable_toleration_s = o.unreachable_tol_s,
 		};
 		char addr[300];
 
@@ -312,6 +349,7 @@ int gt_cmd_server(int argc, char **argv)
 	{
 		struct gt_controllers_config ccfg = {
 			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
+			.node_grace_s = o.node_grace_s,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

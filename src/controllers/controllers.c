@@ -14,7 +14,7 @@ struct gt_controllers {
 	struct gt_controllers_config cfg;
 	char *pv_root, *node;
 	struct gt_scheduler *sched;
-	struct gt_loop gc, rs, deploy;
+	struct gt_loop gc, rs, deploy, nodes, disruption;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -30,6 +30,9 @@ void gt_controllers_stop(struct gt_controllers *c)
 {
 	if (!c)
 		return;
+	gt_loop_stop(&c->nodes);
+	gt_loop_stop(&c->disruption);
+	gt_nodelc_free(c->nodes.ctx);
 	gt_loop_stop(&c->gc);
 	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->rs);
@@ -56,7 +59,13 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				  .retry_ms = 2000 };
 	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
+	c->nodes = (struct gt_loop){ .api = api, .relevant = gt_nodelc_relevant,
+				     .pass = gt_nodelc_pass, .ctx = gt_nodelc_new(cfg ? cfg->node_grace_s : 0) };
+	c->nodes.retry_ms = gt_nodelc_period_ms(c->nodes.ctx);
+	c->disruption = (struct gt_loop){ .api = api, .relevant = gt_disruption_relevant,
+					  .pass = gt_disruption_pass, .retry_ms = 5000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	    gt_loop_start(&c->nodes, err) < 0 || gt_loop_start(&c->disruption, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;

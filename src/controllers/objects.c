@@ -30,6 +30,24 @@ void gt_objlist_release(struct gt_objlist *l)
 	memset(l, 0, sizeof(*l));
 }
 
+struct gt_obj *gt_objlist_find(const struct gt_objlist *l, const char *prefix, const char *name)
+{
+	size_t lo = 0, hi = l->n, pl = strlen(prefix);
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strncmp(l->items[mid]->key, prefix, pl) ?: strcmp(l->items[mid]->key + pl, name);
+
+		if (!c)
+			return l->items[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 bool gt_pod_finished(const json_t *pod)
 {
 	const char *ph = gt_json_str(pod, "status.phase") ?: "";

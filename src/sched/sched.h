@@ -80,4 +80,12 @@ int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_te
  */
 int64_t gt_sched_pod_request(const json_t *pod, const char *name);
 
+/*
+ * The first of pod's tolerations that tolerates the taint key=value:effect
+ * (an empty toleration effect matches every effect; an empty key with
+ * operator Exists every key), borrowed from pod; NULL when none does.
+ */
+const json_t *gt_sched_toleration(const json_t *pod, const char *key, const char *value,
+				  const char *effect);
+
 #endif
