@@ -519,6 +519,10 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 			}
 		}
 	}
+	/* DefaultTolerationSeconds runs on updates too: a patch that replaces
+	 * the tolerations keeps the defaults (only additions are allowed) */
+	if (is(r, "", "Pod"))
+		gt_admit_default_tolerations(api, res);
 	if ((rc = admit(r, res, cur->obj, err)) < 0) {
 		json_decref(res);
 		return rc;

@@ -108,9 +108,12 @@ static const json_t *condition(const json_t *obj, const char *type)
 	return NULL;
 }
 
+/* The Ready condition's status; NULL when the node has none (yet). */
 static const char *ready_status(const json_t *node)
 {
-	return gt_json_str(condition(node, "Ready"), "status") ?: "Unknown";
+	const json_t *c = condition(node, "Ready");
+
+	return c ? gt_json_str(c, "status") ?: "Unknown" : NULL;
 }
 
 static struct obs *find_obs(struct gt_nodelc *lc, const char *name)
@@ -198,6 +201,10 @@ static int sync_taints(json_t *obj, void *ctx, struct gt_err *err)
 
 	(void)ctx;
 	(void)err;
+	if (!rs) {
+		json_decref(keep);
+		return -EALREADY; /* not posted yet: nothing to follow */
+	}
 	if (!strcmp(rs, "Unknown"))
 		want = TAINT_UNREACHABLE;
 	else if (!strcmp(rs, "False"))
@@ -334,7 +341,7 @@ static void pods_not_ready(struct gt_api *api, const struct gt_objlist *nodes,
 		struct gt_obj *n;
 
 		if (!node || !gt_pod_is_ready(p) || !(n = gt_objlist_find(nodes, "core/nodes/", node)) ||
-		    strcmp(ready_status(n->obj), "Unknown"))
+		    strcmp(ready_status(n->obj) ?: "", "Unknown"))
 			continue;
 		gt_pod_set_condition(api, p, "Ready", "False", NULL, NULL);
 	}
@@ -385,7 +392,8 @@ int gt_nodelc_pass(struct gt_api *api, void *ctx)
 		struct gt_obj *out = NULL;
 		bool unknown = false;
 
-		if (now - lc->obs[i].seen_ms > lc->grace_ms && strcmp(ready_status(node), "Unknown") &&
+		if (now - lc->obs[i].seen_ms > lc->grace_ms &&
+		    strcmp(ready_status(node) ?: "", "Unknown") &&
 		    gt_api_modify(api, nr, "", name, GT_PART_STATUS, set_unknown, ts, NULL, &out,
 				  NULL) == 0) {
 			gt_info("node %s: no heartbeat for %llds, status Unknown", name,
