@@ -54,7 +54,7 @@ static int check_body(const json_t *body, const char *name, struct gt_err *err)
 struct decrement {
 	const json_t *pod;
 	bool ready, spent;
-	struct gt_err *err;
+	int retry_after;   /* s, for a 429 (0: none) */
 };
 
 /* The budget's write: checks it allows one more disruption and spends it. */
@@ -73,6 +73,8 @@ static int decrement(json_t *pdb, void *ctx, struct gt_err *err)
 	gt_json_int(pdb, "status.desiredHealthy", &desired);
 	d->spent = false;
 	if (seen < gen) {
+		/* the budget will be ready soon: well-behaved clients wait 10 s */
+		d->retry_after = 10;
 		gt_err_set(err, -EAGAIN, EVICT_MSG);
 		gt_err_cause(err, "", "DisruptionBudget",
 			     "The disruption budget %s is still being processed by the server.", name);
@@ -85,6 +87,9 @@ static int decrement(json_t *pdb, void *ctx, struct gt_err *err)
 	if (json_object_size(gt_json_path(pdb, "status.disruptedPods")) > 2000)
 		return gt_err_set(err, -EACCES, "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
 	if (allowed == 0) {
+		/* no Retry-After: client-go would retry by itself and kubectl
+		 * drain would never say why it waits */
+		d->retry_after = 0;
 		gt_err_set(err, -EAGAIN, EVICT_MSG);
 		gt_err_cause(err, "", "DisruptionBudget",
 			     "The disruption budget %s needs %lld healthy pods and has %lld currently",
@@ -117,12 +122,16 @@ static int find_budget(struct gt_obj *o, void *arg)
 	return 0;
 }
 
-/* Asks the pod's budget; 0 when the eviction may go ahead. */
-static int ask_budget(struct gt_api *api, const json_t *pod, bool dry_run, struct gt_err *err)
+/*
+ * Asks the pod's budget; 0 when the eviction may go ahead.  A 429's
+ * Retry-After goes to *retry_after.
+ */
+static int ask_budget(struct gt_api *api, const json_t *pod, bool dry_run, int *retry_after,
+		      struct gt_err *err)
 {
 	const struct gt_resource *r = gt_registry_find("policy", "v1", "poddisruptionbudgets");
 	struct budgets b = { pod, NULL, 0 };
-	struct decrement d = { pod, gt_pod_is_ready(pod), false, err };
+	struct decrement d = { pod, gt_pod_is_ready(pod), false, 0 };
 	struct gt_obj *out = NULL;
 	char prefix[512];
 	int rc;
@@ -149,6 +158,7 @@ static int ask_budget(struct gt_api *api, const json_t *pod, bool dry_run, struc
 		gt_obj_unref(out);
 	}
 	gt_obj_unref(b.first);
+	*retry_after = d.retry_after;
 	if (rc == -EALREADY) {
 		gt_err_clear(err);
 		rc = 0;
@@ -164,16 +174,23 @@ static int disruption_target(json_t *obj, void *ctx, struct gt_err *err)
 				"Eviction API: evicting");
 }
 
-static void reply_too_many(struct gt_http_req *req, const struct gt_err *err, const struct route *rt)
+static void reply_too_many(struct gt_http_req *req, const struct gt_err *err,
+			   const struct route *rt, int retry_after)
 {
 	json_t *st = gt_status_object(err, rt), *c;
 	size_t i;
 
-	/* Kubernetes' NewTooManyRequests: retry after 10 s; causes name no field */
-	json_object_set_new(json_object_get(st, "details"), "retryAfterSeconds", json_integer(10));
+	/* Kubernetes' NewTooManyRequests; its causes name no field */
 	json_array_foreach(gt_json_path(st, "details.causes"), i, c)
 		json_object_del(c, "field");
-	gt_http_add_header(req, "Retry-After", "10");
+	if (retry_after > 0) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", retry_after);
+		json_object_set_new(json_object_get(st, "details"), "retryAfterSeconds",
+				    json_integer(retry_after));
+		gt_http_add_header(req, "Retry-After", v);
+	}
 	gt_reply_json(req, 429, st);
 	json_decref(st);
 }
@@ -189,7 +206,7 @@ void gt_handle_eviction(struct gt_api *api, struct gt_http_req *req, struct rout
 	struct gt_err err;
 	const char *ph;
 	bool gone, skip_budget;
-	int rc;
+	int rc, retry_after = 0;
 
 	gt_err_clear(&err);
 	if ((rc = gt_request_body(req, &body, &err)) < 0 || (rc = check_body(body, rt->name, &err)) < 0 ||
@@ -201,10 +218,10 @@ void gt_handle_eviction(struct gt_api *api, struct gt_http_req *req, struct rout
 	ph = gt_json_str(pod->obj, "status.phase") ?: "Pending";
 	skip_budget = gt_json_path(pod->obj, "metadata.deletionTimestamp") ||
 		      !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed") || !strcmp(ph, "Pending");
-	if (!skip_budget && (rc = ask_budget(api, pod->obj, o.dry_run, &err)) < 0) {
+	if (!skip_budget && (rc = ask_budget(api, pod->obj, o.dry_run, &retry_after, &err)) < 0) {
 		gt_obj_unref(pod);
 		if (rc == -EAGAIN)
-			reply_too_many(req, &err, rt);
+			reply_too_many(req, &err, rt, retry_after);
 		else
 			gt_reply_error(req, &err, rt);
 		return;
