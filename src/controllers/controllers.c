@@ -1,8 +1,9 @@
 /*
  * controllers.c - starts and stops the control loops of `gantry server`
  * (see controllers.h): the scheduler, the ReplicaSet and Deployment
- * controllers, and the garbage collector with the claim-protection and
- * local-path passes (every 10 s too, as a safety net).  Each runs its own
+ * controllers, the node lifecycle and disruption controllers, and the
+ * garbage collector with the claim-protection and local-path passes
+ * (every 10 s too, as a safety net).  Each runs its own
  * gt_loop thread; passes that write produce events that mark the next
  * pass, so chains (Deployment -> ReplicaSet -> Pod) unwind over passes.
  */
