@@ -136,14 +136,23 @@ static struct obs *find_obs(struct gt_nodelc *lc, const char *name)
 
 /* ---- node writes ---- */
 
+struct unknown_ctx {
+	const char *now;
+	const struct obs *seen;
+};
+
 static int set_unknown(json_t *obj, void *ctx, struct gt_err *err)
 {
+	const struct unknown_ctx *uc = ctx;
 	json_t *conds = gt_json_path(obj, "status.conditions"), *c;
-	const char *now = ctx;
+	const char *now = uc->now;
 	bool changed = false;
 	size_t i;
 
 	(void)err;
+	/* the agent posted status since we looked: it is alive after all */
+	if (!same(gt_json_str(condition(obj, "Ready"), "lastHeartbeatTime"), uc->seen->hb))
+		return -ECANCELED;
 	if (!json_is_array(conds)) {
 		conds = json_array();
 		gt_json_set(obj, "status.conditions", conds);
@@ -390,11 +399,12 @@ int gt_nodelc_pass(struct gt_api *api, void *ctx)
 		const json_t *node = nodes.items[i]->obj;
 		const char *name = lc->obs[i].name;
 		struct gt_obj *out = NULL;
+		struct unknown_ctx uc = { ts, &lc->obs[i] };
 		bool unknown = false;
 
 		if (now - lc->obs[i].seen_ms > lc->grace_ms &&
 		    strcmp(ready_status(node) ?: "", "Unknown") &&
-		    gt_api_modify(api, nr, "", name, GT_PART_STATUS, set_unknown, ts, NULL, &out,
+		    gt_api_modify(api, nr, "", name, GT_PART_STATUS, set_unknown, &uc, NULL, &out,
 				  NULL) == 0) {
 			gt_info("node %s: no heartbeat for %llds, status Unknown", name,
 				(long long)(now - lc->obs[i].seen_ms) / 1000);

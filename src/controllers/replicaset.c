@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/policy.h"
 #include "api/selector.h"
 #include "base/log.h"
 #include "controllers/controllers.h"
@@ -18,17 +19,6 @@
 static bool active(const json_t *pod)
 {
 	return !gt_pod_finished(pod) && !gt_json_path(pod, "metadata.deletionTimestamp");
-}
-
-static bool ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
 }
 
 static json_t *owner_ref(const json_t *rs)
@@ -90,7 +80,7 @@ static int victim_order(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
 	int bx = gt_json_str(x, "spec.nodeName") != NULL, by = gt_json_str(y, "spec.nodeName") != NULL;
-	int rx = ready(x), ry = ready(y);
+	int rx = gt_pod_is_ready(x), ry = gt_pod_is_ready(y);
 
 	if (bx != by)
 		return bx - by;
@@ -196,7 +186,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 	st.replicas = (int64_t)n;
 	st.labeled = (int64_t)n;
 	for (size_t k = 0; k < n; k++)
-		st.ready += ready(mine[k]);
+		st.ready += gt_pod_is_ready(mine[k]);
 	st.available = st.ready;
 	gt_json_int(rs, "metadata.generation", &st.generation);
 	gt_api_modify(api, gt_registry_find("apps", "v1", "replicasets"), ns,

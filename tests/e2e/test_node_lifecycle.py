@@ -6,8 +6,12 @@ the unreachable taints; its pods turn not Ready, are evicted by the taint
 manager once their toleration runs out and come back, Running, on the other
 node through their ReplicaSet.  The agent restarted makes the node Ready
 again, its taints go, and it finishes the pods that were evicted from it.
-A node deleted from the API has its pods removed by the pod GC."""
+A paused agent (SIGSTOP: a node cut off for a while) makes its node
+Unknown and its pods not Ready; resumed, it reports both Ready again at
+once, and pods that tolerate the taint long enough are not touched.  A node
+deleted from the API has its pods removed by the pod GC."""
 import os
+import signal
 
 import pytest
 
@@ -142,3 +146,30 @@ def test_deleted_node_pods_are_collected(cluster):
     assert srv.request("DELETE", "/api/v1/nodes/nlc-ghost").status == 200
     assert srv.wait_gone("/api/v1/namespaces/%s/pods/orphan" % ns, 60), \
         srv.get("/api/v1/namespaces/%s/pods/orphan" % ns)
+
+
+def test_paused_agent_comes_back_ready(cluster):
+    srv, agents = cluster, cluster.agents
+    ns = srv.make_ns("nlc-pause")
+    tol = {"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+           "tolerationSeconds": 600}
+    srv.create("/api/v1/namespaces/%s/pods" % ns, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patient"},
+        "spec": {"nodeName": "nlc-b", "terminationGracePeriodSeconds": 1, "tolerations": [tol],
+                 "containers": [{"name": "c", "image": "host",
+                                 "command": ["sh", "-c", "sleep 3600"]}]}})
+    path = "/api/v1/namespaces/%s/pods/patient" % ns
+    assert poll(lambda: cond(srv.get(path), "Ready").get("status") == "True", 60), srv.get(path)
+    proc = agents.procs["nlc-b"]
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        assert poll(lambda: ready_cond(node(srv, "nlc-b")).get("status") == "Unknown", 60)
+        assert poll(lambda: cond(srv.get(path), "Ready").get("status") == "False", 30), \
+            srv.get(path)["status"]
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert poll(lambda: ready_cond(node(srv, "nlc-b")).get("status") == "True" and
+                not node(srv, "nlc-b")["spec"].get("taints"), 30), node(srv, "nlc-b")
+    assert poll(lambda: cond(srv.get(path), "Ready").get("status") == "True", 30), \
+        srv.get(path)["status"]
+    assert not srv.get(path)["metadata"].get("deletionTimestamp")
