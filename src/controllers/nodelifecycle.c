@@ -199,25 +199,34 @@ static bool has_taint(const json_t *taints, const char *key, const char *effect)
 	return false;
 }
 
+/* The taint the Ready condition calls for (NULL: none; *known false: no
+ * Ready condition posted yet, leave the taints alone). */
+static const char *wanted_taint(const json_t *node, bool *known)
+{
+	const char *rs = ready_status(node);
+
+	*known = rs != NULL;
+	if (rs && !strcmp(rs, "Unknown"))
+		return TAINT_UNREACHABLE;
+	if (rs && !strcmp(rs, "False"))
+		return TAINT_NOT_READY;
+	return NULL;
+}
+
 /* Makes spec.taints carry exactly the taints the Ready condition calls for. */
 static int sync_taints(json_t *obj, void *ctx, struct gt_err *err)
 {
-	const char *rs = ready_status(obj), *want = NULL;
-	json_t *taints = gt_json_path(obj, "spec.taints"), *keep = json_array(), *t;
-	bool changed = false;
+	json_t *taints = gt_json_path(obj, "spec.taints"), *keep, *t;
+	bool changed = false, known;
+	const char *want = wanted_taint(obj, &known);
 	char now[32];
 	size_t i;
 
 	(void)ctx;
 	(void)err;
-	if (!rs) {
-		json_decref(keep);
+	if (!known)
 		return -EALREADY; /* not posted yet: nothing to follow */
-	}
-	if (!strcmp(rs, "Unknown"))
-		want = TAINT_UNREACHABLE;
-	else if (!strcmp(rs, "False"))
-		want = TAINT_NOT_READY;
+	keep = json_array();
 	json_array_foreach(taints, i, t) {
 		if (is_ours(t) && (!want || strcmp(gt_json_str(t, "key"), want)))
 			changed = true; /* dropped */
@@ -247,13 +256,20 @@ static int sync_taints(json_t *obj, void *ctx, struct gt_err *err)
 	return 0;
 }
 
+/* Whether sync_taints would change nothing (read-only, no copy). */
 static bool taints_right(const json_t *node)
 {
-	json_t *copy = json_deep_copy(node);
-	bool right = sync_taints(copy, NULL, NULL) == -EALREADY;
+	const json_t *taints = gt_json_path(node, "spec.taints"), *t;
+	bool known;
+	const char *want = wanted_taint(node, &known);
+	size_t i;
 
-	json_decref(copy);
-	return right;
+	if (!known)
+		return true;
+	json_array_foreach(taints, i, t)
+		if (is_ours(t) && (!want || strcmp(gt_json_str(t, "key"), want)))
+			return false;
+	return !want || (has_taint(taints, want, "NoSchedule") && has_taint(taints, want, "NoExecute"));
 }
 
 /* ---- pods ---- */
