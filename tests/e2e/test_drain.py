@@ -99,6 +99,11 @@ def test_pdb_status_and_429(api):
     assert st["desiredHealthy"] == 2 and st["expectedPods"] == 3 and st["observedGeneration"] == 1
     cond = [c for c in st["conditions"] if c["type"] == "DisruptionAllowed"]
     assert cond and cond[0]["status"] == "True" and cond[0]["reason"] == "SufficientPods", st
+    for v in ("1.33", "1.20"):
+        out = api.kubectl(v, "get", "pdb", "-n", ns).stdout.splitlines()
+        assert out[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED",
+                                  "DISRUPTIONS", "AGE"], out
+        assert out[1].split()[:4] == ["web-pdb", "2", "N/A", "1"], out
 
     # a pod the budget does not select is evicted without asking it
     assert evict(api, ns, "other").status == 201
