@@ -47,6 +47,15 @@ void gt_objlist_release(struct gt_objlist *l);
  */
 struct gt_obj *gt_objlist_find(const struct gt_objlist *l, const char *prefix, const char *name);
 
+/*
+ * Records an Event about obj (its kind, name, namespace, uid; a
+ * cluster-scoped object's events go to "default", as Kubernetes does):
+ * type "Normal" or "Warning", reason, message, the reporting component.
+ * Best effort: a failed write is dropped.
+ */
+void gt_event_emit(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		   const char *msg, const char *component);
+
 /* Whether a pod is done (phase Succeeded or Failed). */
 bool gt_pod_finished(const json_t *pod);
 /* The uid in obj's controller ownerReference (controller: true), or NULL. */

@@ -368,7 +368,9 @@ static void pods_not_ready(struct gt_api *api, const struct gt_objlist *nodes,
 		if (!node || !gt_pod_is_ready(p) || !(n = gt_objlist_find(nodes, "core/nodes/", node)) ||
 		    strcmp(ready_status(n->obj) ?: "", "Unknown"))
 			continue;
-		gt_pod_set_condition(api, p, "Ready", "False", NULL, NULL);
+		if (gt_pod_set_condition(api, p, "Ready", "False", NULL, NULL) == 0)
+			gt_event_emit(api, p, "Warning", "NodeNotReady", "Node is not ready",
+				      "node-controller");
 	}
 }
 
@@ -422,16 +424,29 @@ int gt_nodelc_pass(struct gt_api *api, void *ctx)
 		    strcmp(ready_status(node) ?: "", "Unknown") &&
 		    gt_api_modify(api, nr, "", name, GT_PART_STATUS, set_unknown, &uc, NULL, &out,
 				  NULL) == 0) {
+			char msg[400];
+
 			gt_info("node %s: no heartbeat for %llds, status Unknown", name,
 				(long long)(now - lc->obs[i].seen_ms) / 1000);
+			snprintf(msg, sizeof(msg), "Node %s status is now: NodeNotReady", name);
+			gt_event_emit(api, node, "Normal", "NodeNotReady", msg, "node-controller");
 			wrote = unknown = true;
 		}
 		gt_obj_unref(out);
 		out = NULL;
 		if (unknown || !taints_right(node)) {
 			if (gt_api_modify(api, nr, "", name, GT_PART_MAIN, sync_taints, NULL, NULL, &out,
-					  NULL) == 0)
+					  NULL) == 0) {
 				wrote = true;
+				if (!strcmp(ready_status(out->obj) ?: "", "True")) {
+					char msg[400];
+
+					gt_info("node %s: Ready again, taints removed", name);
+					snprintf(msg, sizeof(msg), "Node %s status is now: NodeReady", name);
+					gt_event_emit(api, out->obj, "Normal", "NodeReady", msg,
+						      "node-controller");
+				}
+			}
 			gt_obj_unref(out);
 		}
 	}

@@ -94,6 +94,15 @@ int gt_noexec_pass(struct gt_api *api, const struct gt_objlist *nodes,
 		}
 		gt_info("taint manager: evicting %s/%s from node %s (NoExecute taint)",
 			gt_json_str(p, "metadata.namespace"), gt_json_str(p, "metadata.name"), node);
+		{
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "Marking for deletion Pod %s/%s",
+				 gt_json_str(p, "metadata.namespace") ?: "",
+				 gt_json_str(p, "metadata.name") ?: "");
+			gt_event_emit(api, p, "Normal", "TaintManagerEviction", msg,
+				      "taint-eviction-controller");
+		}
 		gt_pod_set_condition(api, p, "DisruptionTarget", "True", "DeletionByTaintManager",
 				     "Taint manager: deleting due to NoExecute taint");
 		gt_api_delete(api, pr, gt_json_str(p, "metadata.namespace") ?: "",

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controllers/controllers.h"
 
@@ -64,4 +65,36 @@ const char *gt_controller_uid(const json_t *obj)
 		if (gt_json_bool(r, "controller", false))
 			return gt_json_str(r, "uid");
 	return NULL;
+}
+
+void gt_event_emit(struct gt_api *api, const json_t *obj, const char *type, const char *reason,
+		   const char *msg, const char *component)
+{
+	const struct gt_resource *er = gt_registry_find("", "v1", "events");
+	const char *ns = gt_json_str(obj, "metadata.namespace") ?: "default";
+	char name[300], now[32], micro[40];
+	struct timespec ts;
+	struct gt_obj *out = NULL;
+	json_t *ev;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, sizeof(name), "%.200s.%llx", gt_json_str(obj, "metadata.name") ?: "object",
+		 (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+	gt_time_rfc3339(ts.tv_sec, now);
+	gt_time_rfc3339_micro(micro);
+	ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+		       "s:s,s:s,s:i,s:s,s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
+		       "involvedObject", "kind", gt_json_str(obj, "kind") ?: "",
+		       "apiVersion", gt_json_str(obj, "apiVersion") ?: "v1",
+		       "name", gt_json_str(obj, "metadata.name") ?: "", "uid",
+		       gt_json_str(obj, "metadata.uid") ?: "",
+		       "reason", reason, "message", msg, "type", type,
+		       "source", "component", component,
+		       "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+		       "reportingComponent", component, "eventTime", micro);
+	if (ev && gt_json_str(obj, "metadata.namespace"))
+		gt_json_set_str(ev, "involvedObject.namespace", ns);
+	if (ev && gt_api_create(api, er, ns, ev, NULL, &out, NULL) == 0)
+		gt_obj_unref(out);
 }

@@ -143,30 +143,7 @@ static int set_unschedulable(json_t *obj, void *arg, struct gt_err *err)
 
 static void event(struct gt_api *api, const json_t *pod, const char *msg)
 {
-	const struct gt_resource *er = gt_registry_find("", "v1", "events");
-	const char *ns = gt_json_str(pod, "metadata.namespace") ?: "default";
-	char name[300], now[32], micro[40];
-	struct timespec ts;
-	struct gt_obj *out = NULL;
-	json_t *ev;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(name, sizeof(name), "%.200s.%llx", gt_json_str(pod, "metadata.name") ?: "pod",
-		 (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-	gt_time_rfc3339(ts.tv_sec, now);
-	gt_time_rfc3339_micro(micro);
-	ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
-		       "s:s,s:s,s:i,s:s,s:s}",
-		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
-		       "involvedObject", "kind", "Pod", "apiVersion", "v1", "namespace", ns, "name",
-		       gt_json_str(pod, "metadata.name") ?: "", "uid",
-		       gt_json_str(pod, "metadata.uid") ?: "",
-		       "reason", "FailedScheduling", "message", msg, "type", "Warning",
-		       "source", "component", "default-scheduler",
-		       "firstTimestamp", now, "lastTimestamp", now, "count", 1,
-		       "reportingComponent", "default-scheduler", "eventTime", micro);
-	if (ev && gt_api_create(api, er, ns, ev, NULL, &out, NULL) == 0)
-		gt_obj_unref(out);
+	gt_event_emit(api, pod, "Warning", "FailedScheduling", msg, "default-scheduler");
 }
 
 static void unschedulable(struct gt_api *api, const json_t *pod, const char *msg)

@@ -114,6 +114,13 @@ def test_dead_node_pods_move_and_node_recovers(cluster):
                                    cond(ps[v], "DisruptionTarget").get("reason") ==
                                    "DeletionByTaintManager") for v in victims)
     assert poll(evicted, 60), describe(srv, ns)
+    reasons = {(e["involvedObject"]["name"], e["reason"])
+               for e in srv.get("/api/v1/namespaces/%s/events" % ns)["items"]}
+    assert all((v, "TaintManagerEviction") in reasons and (v, "NodeNotReady") in reasons
+               for v in victims), reasons
+    assert any(e["involvedObject"] == {**e["involvedObject"], "kind": "Node", "name": "nlc-a"}
+               and e["reason"] == "NodeNotReady"
+               for e in srv.get("/api/v1/namespaces/default/events")["items"])
     assert poll(lambda: len(running()) == 4 and
                 all(p["spec"]["nodeName"] == "nlc-b" for p in running()), 60), describe(srv, ns)
     assert survivors <= {p["metadata"]["name"] for p in running()}, describe(srv, ns)
