@@ -53,7 +53,7 @@ static int check_body(const json_t *body, const char *name, struct gt_err *err)
 
 struct decrement {
 	const json_t *pod;
-	bool ready, spent;
+	bool ready;
 	int retry_after;   /* s, for a 429 (0: none) */
 };
 
@@ -71,7 +71,6 @@ static int decrement(json_t *pdb, void *ctx, struct gt_err *err)
 	gt_json_int(pdb, "status.disruptionsAllowed", &allowed);
 	gt_json_int(pdb, "status.currentHealthy", &healthy);
 	gt_json_int(pdb, "status.desiredHealthy", &desired);
-	d->spent = false;
 	if (seen < gen) {
 		/* the budget will be ready soon: well-behaved clients wait 10 s */
 		d->retry_after = 10;
@@ -101,7 +100,6 @@ static int decrement(json_t *pdb, void *ctx, struct gt_err *err)
 	gt_json_ensure_obj(pdb, "status.disruptedPods");
 	json_object_set_new(gt_json_path(pdb, "status.disruptedPods"),
 			    gt_json_str(d->pod, "metadata.name") ?: "", json_string(now));
-	d->spent = true;
 	return 0;
 }
 
@@ -131,7 +129,7 @@ static int ask_budget(struct gt_api *api, const json_t *pod, bool dry_run, int *
 {
 	const struct gt_resource *r = gt_registry_find("policy", "v1", "poddisruptionbudgets");
 	struct budgets b = { pod, NULL, 0 };
-	struct decrement d = { pod, gt_pod_is_ready(pod), false, 0 };
+	struct decrement d = { pod, gt_pod_is_ready(pod), 0 };
 	struct gt_obj *out = NULL;
 	char prefix[512];
 	int rc;
