@@ -274,33 +274,6 @@ static bool taints_right(const json_t *node)
 
 /* ---- pods ---- */
 
-struct cond_ctx {
-	const char *type, *status, *reason, *message;
-};
-
-static int put_condition(json_t *obj, void *arg, struct gt_err *err)
-{
-	const struct cond_ctx *cc = arg;
-
-	(void)err;
-	return gt_condition_put(obj, cc->type, cc->status, cc->reason, cc->message);
-}
-
-int gt_pod_set_condition(struct gt_api *api, const json_t *pod, const char *type,
-			 const char *st, const char *reason, const char *message)
-{
-	struct cond_ctx cc = { type, st, reason, message };
-	struct gt_obj *out = NULL;
-	int rc;
-
-	rc = gt_api_modify(api, gt_registry_find("", "v1", "pods"),
-			   gt_json_str(pod, "metadata.namespace") ?: "",
-			   gt_json_str(pod, "metadata.name") ?: "", GT_PART_STATUS, put_condition, &cc,
-			   NULL, &out, NULL);
-	gt_obj_unref(out);
-	return rc == -EALREADY ? 0 : rc;
-}
-
 /* Pods bound to a node that is gone (after the quarantine): deleted at once. */
 static int gc_orphans(struct gt_api *api, struct gt_nodelc *lc, const struct gt_objlist *nodes,
 		      const struct gt_objlist *pods, int64_t now)

@@ -1,12 +1,14 @@
 /*
  * objects.c - what the controllers read objects with (see controllers.h):
  * lists of stored objects by key prefix, and the questions they all ask of
- * them (has this pod finished, who controls this object).
+ * them (has this pod finished, who controls this object), and the writes
+ * they share (a pod condition, an Event).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/policy.h"
 #include "controllers/controllers.h"
 
 static int collect(struct gt_obj *o, void *arg)
@@ -97,4 +99,31 @@ void gt_event_emit(struct gt_api *api, const json_t *obj, const char *type, cons
 		gt_json_set_str(ev, "involvedObject.namespace", ns);
 	if (ev && gt_api_create(api, er, ns, ev, NULL, &out, NULL) == 0)
 		gt_obj_unref(out);
+}
+
+struct cond_ctx {
+	const char *type, *status, *reason, *message;
+};
+
+static int put_condition(json_t *obj, void *arg, struct gt_err *err)
+{
+	const struct cond_ctx *cc = arg;
+
+	(void)err;
+	return gt_condition_put(obj, cc->type, cc->status, cc->reason, cc->message);
+}
+
+int gt_pod_set_condition(struct gt_api *api, const json_t *pod, const char *type,
+			 const char *st, const char *reason, const char *message)
+{
+	struct cond_ctx cc = { type, st, reason, message };
+	struct gt_obj *out = NULL;
+	int rc;
+
+	rc = gt_api_modify(api, gt_registry_find("", "v1", "pods"),
+			   gt_json_str(pod, "metadata.namespace") ?: "",
+			   gt_json_str(pod, "metadata.name") ?: "", GT_PART_STATUS, put_condition, &cc,
+			   NULL, &out, NULL);
+	gt_obj_unref(out);
+	return rc == -EALREADY ? 0 : rc;
 }
