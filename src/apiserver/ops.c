@@ -481,6 +481,18 @@ static json_t *merge_for_update(const struct gt_resource *r, const json_t *cur, 
 	return res;
 }
 
+/*
+ * Mutating admission of an update of the main resource: DefaultTolerationSeconds
+ * runs on pod updates too (not on subresources), so a patch that replaces
+ * the tolerations keeps the defaults (pod updates may only add tolerations).
+ */
+static void admit_update(struct gt_api *api, const struct gt_resource *r, enum gt_part part,
+			 json_t *res)
+{
+	if (part == GT_PART_MAIN && is(r, "", "Pod"))
+		gt_admit_default_tolerations(api, res);
+}
+
 static int finish_update(struct gt_api *api, const struct gt_resource *r, const char *ns,
 			 const char *name, struct gt_obj *cur, json_t *res,
 			 const struct gt_write_opts *o, struct gt_obj **out, struct gt_err *err)
@@ -519,10 +531,6 @@ static int finish_update(struct gt_api *api, const struct gt_resource *r, const 
 			}
 		}
 	}
-	/* DefaultTolerationSeconds runs on updates too: a patch that replaces
-	 * the tolerations keeps the defaults (only additions are allowed) */
-	if (is(r, "", "Pod"))
-		gt_admit_default_tolerations(api, res);
 	if ((rc = admit(r, res, cur->obj, err)) < 0) {
 		json_decref(res);
 		return rc;
@@ -606,6 +614,7 @@ int gt_api_update(struct gt_api *api, const struct gt_resource *r, const char *n
 			gt_obj_unref(cur);
 			return err ? err->code : -EINVAL;
 		}
+		admit_update(api, r, part, res);
 		rc = finish_update(api, r, ns, name, cur, res, o, out, err);
 		gt_obj_unref(cur);
 		if (rc == -ESTALE && !(rv && *rv)) {
@@ -661,6 +670,7 @@ int gt_api_modify(struct gt_api *api, const struct gt_resource *r, const char *n
 			gt_obj_unref(cur);
 			return err ? err->code : -EINVAL;
 		}
+		admit_update(api, r, part, res);
 		rc = finish_update(api, r, ns, name, cur, res, o, out, err);
 		gt_obj_unref(cur);
 		if (rc != -ESTALE)

@@ -278,6 +278,16 @@ def test_default_toleration_seconds(api):
     assert own in tl and len([t for t in tl if t["key"] == own["key"]]) == 1, tl
     assert any(t["key"] == "node.kubernetes.io/not-ready" and t["tolerationSeconds"] == 120
                for t in tl), tl
+    # a patch that replaces the list keeps the defaults (pods may only add
+    # tolerations, so dropping them would be refused)
+    extra = {"key": "extra", "operator": "Exists", "effect": "NoSchedule"}
+    r = api.request("PATCH", "/api/v1/namespaces/%s/pods/t-1" % ns,
+                    {"spec": {"tolerations": [own, extra]}},
+                    content_type="application/merge-patch+json")
+    assert r.status == 200, r
+    tl = r.json()["spec"]["tolerations"]
+    assert own in tl and extra in tl and any(
+        t["key"] == "node.kubernetes.io/not-ready" and t["tolerationSeconds"] == 120 for t in tl), tl
     assert json.dumps(tl)
 
 
