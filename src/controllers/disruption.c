@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "api/policy.h"
+#include "api/selector.h"
 #include "base/log.h"
 #include "controllers/controllers.h"
 
@@ -206,12 +207,22 @@ static bool sync_one(struct gt_api *api, const json_t *pdb, const struct gt_objl
 	struct gt_objlist mine = { 0 };
 	struct calc c = { .pods = &mine, .now = time(NULL) };
 	struct gt_obj *out = NULL;
+	struct gt_labelsel *sel = NULL;
+	const char *ns = gt_json_str(pdb, "metadata.namespace") ?: "";
 
-	for (size_t i = 0; i < all->n; i++)
-		if (gt_pdb_selects(pdb, all->items[i]->obj)) {
+	/* gt_pdb_selects' rule, with the selector parsed once */
+	if (gt_labelsel_from_object(gt_json_path(pdb, "spec.selector"), &sel, NULL) == 0) {
+		for (size_t i = 0; i < all->n; i++) {
+			const json_t *p = all->items[i]->obj;
+
+			if (strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) ||
+			    !gt_labelsel_match(sel, gt_json_path(p, "metadata.labels")))
+				continue;
 			gt_grow((void **)&mine.items, &mine.cap, mine.n + 1, sizeof(*mine.items));
 			mine.items[mine.n++] = gt_obj_ref(all->items[i]);
 		}
+		gt_labelsel_free(sel);
+	}
 	expectations(api, pdb, &c);
 	gt_api_modify(api, gt_registry_find("policy", "v1", "poddisruptionbudgets"),
 		      gt_json_str(pdb, "metadata.namespace") ?: "",
