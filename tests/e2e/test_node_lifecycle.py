@@ -6,7 +6,8 @@ the unreachable taints; its pods turn not Ready, are evicted by the taint
 manager once their toleration runs out and come back, Running, on the other
 node through their ReplicaSet.  The agent restarted makes the node Ready
 again, its taints go, and it finishes the pods that were evicted from it.
-A paused agent (SIGSTOP: a node cut off for a while) makes its node
+A node posting Ready=False gets the not-ready taints instead.  A paused
+agent (SIGSTOP: a node cut off for a while) makes its node
 Unknown and its pods not Ready; resumed, it reports both Ready again at
 once, and pods that tolerate the taint long enough are not touched.  A node
 deleted from the API has its pods removed by the pod GC."""
@@ -180,3 +181,35 @@ def test_paused_agent_comes_back_ready(cluster):
     assert poll(lambda: cond(srv.get(path), "Ready").get("status") == "True", 30), \
         srv.get(path)["status"]
     assert not srv.get(path)["metadata"].get("deletionTimestamp")
+
+
+def test_not_ready_node_gets_not_ready_taints(cluster):
+    """A kubelet posting Ready=False (heartbeating through its status) gets
+    the not-ready taints, and loses them when it posts Ready=True."""
+    import datetime
+    srv = cluster
+    srv.create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+                                 "metadata": {"name": "nlc-sick"}})
+
+    def post(status):
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = srv.get("/api/v1/nodes/nlc-sick")
+        body["status"] = {"conditions": [{"type": "Ready", "status": status,
+                                          "reason": "KubeletNotReady", "lastHeartbeatTime": now,
+                                          "lastTransitionTime": now}]}
+        assert srv.request("PUT", "/api/v1/nodes/nlc-sick/status", body).status == 200
+
+    def taints():
+        spec = node(srv, "nlc-sick").get("spec", {})
+        return {(t["key"], t["effect"]) for t in spec.get("taints", [])}
+
+    def heartbeat_until(status, want):
+        def check():
+            post(status)
+            return taints() == want
+        return poll(check, 30, 0.5)
+    nr = "node.kubernetes.io/not-ready"
+    assert heartbeat_until("False", {(nr, "NoSchedule"), (nr, "NoExecute")}), taints()
+    assert ready_cond(node(srv, "nlc-sick"))["status"] == "False"
+    assert heartbeat_until("True", set()), taints()
+    assert srv.request("DELETE", "/api/v1/nodes/nlc-sick").status == 200
