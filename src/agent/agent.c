@@ -159,11 +159,13 @@ static int register_node(struct gt_agent *a, struct gt_err *err)
 	return r;
 }
 
-static void renew_lease(struct gt_agent *a)
+/* Renews the node's Lease; false when the server did not take it. */
+static bool renew_lease(struct gt_agent *a)
 {
 	char path[1024], now[40];
 	json_t *body, *out = NULL;
 	struct gt_err err;
+	int r;
 
 	gt_time_rfc3339_micro(now);
 	gt_err_clear(&err);
@@ -171,20 +173,22 @@ static void renew_lease(struct gt_agent *a)
 		 a->node);
 	body = json_pack("{s:{s:s,s:i,s:s}}", "spec", "holderIdentity", a->node,
 			 "leaseDurationSeconds", 40, "renewTime", now);
-	if (gt_client_patch(a->client, path, "application/merge-patch+json", body, &out, &err) == -ENOENT) {
+	r = gt_client_patch(a->client, path, "application/merge-patch+json", body, &out, &err);
+	if (r == -ENOENT) {
 		json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion",
 					  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
 					  a->node, "namespace", "kube-node-lease", "spec",
 					  json_object_get(body, "spec"));
 
 		gt_err_clear(&err);
-		gt_client_create(a->client,
-				 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease,
-				 NULL, &err);
+		r = gt_client_create(a->client,
+				     "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+				     lease, NULL, &err);
 		json_decref(lease);
 	}
 	json_decref(out);
 	json_decref(body);
+	return r >= 0;
 }
 
 /* Frees the workers of pods that are gone (their state would pile up). */
@@ -262,11 +266,19 @@ static void sweep_volumes(struct gt_agent *a)
 static void *heartbeat_main(void *arg)
 {
 	struct gt_agent *a = arg;
-	int64_t last_status = gt_now_ms();
+	int64_t last_status = gt_now_ms(), last_renew = gt_now_ms();
+	int ticks = (a->cfg.heartbeat_s > 0 ? a->cfg.heartbeat_s : 10) * 10;
 
 	while (!atomic_load(&a->stop)) {
-		renew_lease(a);
-		if (gt_now_ms() - last_status >= 30000) {
+		bool gap = false;
+
+		/* back after a gap (the server unreachable, the agent paused): the
+		 * node may have been marked Unknown, so post Ready at once */
+		if (renew_lease(a)) {
+			gap = gt_now_ms() - last_renew > (int64_t)ticks * 100 * 2;
+			last_renew = gt_now_ms();
+		}
+		if (gap || gt_now_ms() - last_status >= 30000) {
 			struct gt_err err;
 
 			gt_err_clear(&err);
@@ -274,7 +286,7 @@ static void *heartbeat_main(void *arg)
 				gt_warn("agent: node status: %s", err.msg);
 			last_status = gt_now_ms();
 		}
-		for (int i = 0; i < 100 && !atomic_load(&a->stop); i++) {
+		for (int i = 0; i < ticks && !atomic_load(&a->stop); i++) {
 			struct timespec ts = { 0, 100 * 1000000L };
 
 			nanosleep(&ts, NULL);

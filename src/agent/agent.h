@@ -32,6 +32,7 @@ struct gt_agent_config {
 	const char *gpu_dev_dir;     /* where to look for /dev/nvidiaN (default /dev) */
 	bool no_services;            /* no service proxy, no cluster DNS */
 	int dns_port;                /* the cluster DNS's port (0: 53) */
+	int heartbeat_s;             /* Lease renewal period (default 10) */
 };
 
 /* Starts the agent's threads.  *out is stopped with gt_agent_stop(). */

@@ -680,13 +680,45 @@ static void init_ctrs(struct pod *p, const json_t *pod)
 	p->nctrs = k;
 }
 
+static const char *ready_of(const json_t *status)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "conditions"), i, c)
+		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
+			return gt_json_str(c, "status");
+	return NULL;
+}
+
+/*
+ * Whether the API's Ready condition disagrees with ours: the node
+ * lifecycle controller marks pods not Ready while the agent is away, and
+ * an agent that comes back must say again that they are (as the kubelet's
+ * status manager compares with the API server's copy).
+ */
+static bool api_ready_differs(struct pod *p, const json_t *st)
+{
+	const char *mine = ready_of(st), *theirs;
+	json_t *obj;
+	bool differs;
+
+	pthread_mutex_lock(&p->lock);
+	obj = json_incref(p->obj);
+	pthread_mutex_unlock(&p->lock);
+	theirs = ready_of(json_object_get(obj, "status"));
+	differs = mine && theirs && strcmp(mine, theirs);
+	json_decref(obj);
+	return differs;
+}
+
 static void report(struct pod *p)
 {
 	json_t *st = gt_pod_status(p), *body;
 	char path[1024];
 	struct gt_err err;
 
-	if (p->last_status && gt_json_equal(st, p->last_status)) {
+	if (p->last_status && gt_json_equal(st, p->last_status) && !api_ready_differs(p, st)) {
 		json_decref(st);
 		return;
 	}

@@ -920,6 +920,34 @@ static void hpa_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, ti
 	add_age(cells, obj, "metadata.creationTimestamp", now);
 }
 
+static const struct gt_table_col pdb_cols[] = {
+	NAME,
+	S("Min Available", 0, "The minimum number of pods that must be available, either as an absolute number or percentage."),
+	S("Max Unavailable", 0, "The maximum number of pods that may be unavailable, either as an absolute number or percentage."),
+	I("Allowed Disruptions", 0, "Number of pod disruptions that are currently allowed."),
+	AGE,
+};
+
+/* An intstr as IntOrString.String() prints it, "N/A" when unset. */
+static void add_intstr(json_t *cells, const json_t *v)
+{
+	if (json_is_integer(v))
+		add_fmt(cells, "%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		add_str(cells, json_string_value(v));
+	else
+		add_str(cells, "N/A");
+}
+
+static void pdb_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, time_t now)
+{
+	add_str(cells, str(obj, "metadata.name"));
+	add_intstr(cells, gt_json_path(obj, "spec.minAvailable"));
+	add_intstr(cells, gt_json_path(obj, "spec.maxUnavailable"));
+	add_int(cells, num(obj, "status.disruptionsAllowed", 0));
+	add_age(cells, obj, "metadata.creationTimestamp", now);
+}
+
 static const struct gt_table_col default_cols[] = { NAME, AGE };
 
 static void default_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj, time_t now)
@@ -984,6 +1012,7 @@ static const struct gt_table_kind kinds[] = {
 	KIND("autoscaling", "HorizontalPodAutoscaler", hpa_cols, hpa_fill),
 	KIND("coordination.k8s.io", "Lease", lease_cols, lease_fill),
 	KIND("scheduling.k8s.io", "PriorityClass", pc_cols, pc_fill),
+	KIND("policy", "PodDisruptionBudget", pdb_cols, pdb_fill),
 	KIND("apiextensions.k8s.io", "CustomResourceDefinition", crd_cols, crd_fill),
 };
 

@@ -48,6 +48,8 @@ static const struct kind_row kinds[] = {
 	{ "autoscaling", "Scale", GT_NAME_NONE, gt_vld_scale, NULL },
 	{ "kubeflow.org", "PyTorchJob", GT_NAME_DNS1035, gt_vld_pytorchjob, NULL },
 	{ "autoscaling", "HorizontalPodAutoscaler", GT_NAME_SEGMENT, gt_vld_hpa, NULL },
+	{ "policy", "PodDisruptionBudget", GT_NAME_SUBDOMAIN, gt_vld_pdb, NULL },
+	{ "policy", "Eviction", GT_NAME_NONE, NULL, NULL },
 	/* RBAC names are path segments ("system:controller:x" is fine). */
 	{ "rbac.authorization.k8s.io", NULL, GT_NAME_SEGMENT, NULL, NULL },
 };

@@ -92,8 +92,7 @@ static void intstr_text(const json_t *is, char *out, size_t n)
 		snprintf(out, n, "%lld", json_is_integer(is) ? (long long)json_integer_value(is) : 0LL);
 }
 
-/* ValidatePositiveIntOrPercent + IsNotMoreThan100Percent */
-static void int_or_percent(struct gt_vld *v, const json_t *is, const char *path)
+void gt_vld_int_or_percent(struct gt_vld *v, const json_t *is, const char *path)
 {
 	char txt[GT_VLD_MSG];
 
@@ -143,8 +142,8 @@ void gt_vld_deployment(struct gt_vld *v, const json_t *obj)
 			const json_t *mu = gt_vld_get(ru, "maxUnavailable");
 			const json_t *ms = gt_vld_get(ru, "maxSurge");
 
-			int_or_percent(v, mu, "spec.strategy.rollingUpdate.maxUnavailable");
-			int_or_percent(v, ms, "spec.strategy.rollingUpdate.maxSurge");
+			gt_vld_int_or_percent(v, mu, "spec.strategy.rollingUpdate.maxUnavailable");
+			gt_vld_int_or_percent(v, ms, "spec.strategy.rollingUpdate.maxSurge");
 			if (intstr_value(mu) == 0 && intstr_value(ms) == 0) {
 				char txt[GT_VLD_MSG];
 
@@ -236,7 +235,7 @@ void gt_vld_statefulset(struct gt_vld *v, const json_t *obj)
 		if (ru) {
 			gt_vld_nonneg(v, ru, "partition", "spec.updateStrategy.rollingUpdate");
 			if (gt_vld_get(ru, "maxUnavailable"))
-				int_or_percent(v, gt_vld_get(ru, "maxUnavailable"),
+				gt_vld_int_or_percent(v, gt_vld_get(ru, "maxUnavailable"),
 					       "spec.updateStrategy.rollingUpdate.maxUnavailable");
 		}
 	} else {
@@ -298,8 +297,8 @@ void gt_vld_daemonset(struct gt_vld *v, const json_t *obj)
 			const json_t *ms = gt_vld_get(ru, "maxSurge");
 			bool has_u = intstr_value(mu) != 0, has_s = intstr_value(ms) != 0;
 
-			int_or_percent(v, mu, "spec.updateStrategy.rollingUpdate.maxUnavailable");
-			int_or_percent(v, ms, "spec.updateStrategy.rollingUpdate.maxSurge");
+			gt_vld_int_or_percent(v, mu, "spec.updateStrategy.rollingUpdate.maxUnavailable");
+			gt_vld_int_or_percent(v, ms, "spec.updateStrategy.rollingUpdate.maxSurge");
 			if (has_u && has_s) {
 				char txt[GT_VLD_MSG];
 

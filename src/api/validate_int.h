@@ -146,6 +146,8 @@ bool gt_vld_selector_empty(const json_t *sel);
 void gt_vld_nonneg(struct gt_vld *v, const json_t *obj, const char *key, const char *base);
 /* "must be greater than 0" for an integer member, if present. */
 void gt_vld_positive(struct gt_vld *v, const json_t *obj, const char *key, const char *base);
+/* ValidatePositiveIntOrPercent + IsNotMoreThan100Percent of an intstr at path. */
+void gt_vld_int_or_percent(struct gt_vld *v, const json_t *is, const char *path);
 /* field is immutable: reports field.Invalid(path, newval, "field is immutable") when differ. */
 void gt_vld_immutable(struct gt_vld *v, const json_t *nv, const json_t *ov, const char *path);
 
@@ -203,5 +205,6 @@ void gt_vld_crd(struct gt_vld *v, const json_t *obj);
 void gt_vld_pytorchjob(struct gt_vld *v, const json_t *obj);
 void gt_vld_crd_update(struct gt_vld *v, const json_t *obj, const json_t *old);
 void gt_vld_scale(struct gt_vld *v, const json_t *obj);
+void gt_vld_pdb(struct gt_vld *v, const json_t *obj);
 
 #endif

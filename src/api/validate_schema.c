@@ -314,6 +314,17 @@ STRUCT(t_crd, "v1.CustomResourceDefinition", F("apiVersion", t_str), F("kind", t
 STRUCT(t_scalespec, "v1.ScaleSpec", F("replicas", t_i32));
 STRUCT(t_scale, "v1.Scale", F("apiVersion", t_str), F("kind", t_str), F("metadata", t_meta),
        F("spec", t_scalespec));
+STRUCT(t_pdbspec, "v1.PodDisruptionBudgetSpec", F("minAvailable", t_intstr),
+       F("selector", t_selector), F("maxUnavailable", t_intstr),
+       F("unhealthyPodEvictionPolicy", t_str));
+STRUCT(t_pdb, "v1.PodDisruptionBudget", F("apiVersion", t_str), F("kind", t_str),
+       F("metadata", t_meta), F("spec", t_pdbspec));
+STRUCT(t_precond, "v1.Preconditions", F("uid", t_str), F("resourceVersion", t_str));
+STRUCT(t_delopts, "v1.DeleteOptions", F("apiVersion", t_str), F("kind", t_str),
+       F("gracePeriodSeconds", t_i64), F("preconditions", t_precond),
+       F("orphanDependents", t_bool), F("propagationPolicy", t_str), F("dryRun", t_strlist));
+STRUCT(t_eviction, "v1.Eviction", F("apiVersion", t_str), F("kind", t_str), F("metadata", t_meta),
+       F("deleteOptions", t_delopts));
 
 STRUCT(t_generic, "v1.Object", F("apiVersion", t_str), F("kind", t_str), F("metadata", t_meta));
 
@@ -339,6 +350,8 @@ static const struct {
 	{ "coordination.k8s.io", "Lease", &t_lease },
 	{ "apiextensions.k8s.io", "CustomResourceDefinition", &t_crd },
 	{ "autoscaling", "Scale", &t_scale },
+	{ "policy", "PodDisruptionBudget", &t_pdb },
+	{ "policy", "Eviction", &t_eviction },
 };
 
 const struct gt_vld_type *gt_vld_schema(const char *group, const char *kind)

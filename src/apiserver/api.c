@@ -50,6 +50,8 @@ int gt_api_new(const struct gt_api_config *cfg, struct gt_api **out, struct gt_e
 	api->token = cfg->token ? xstrdup(cfg->token) : NULL;
 	api->server_url = cfg->server_url ? xstrdup(cfg->server_url) : NULL;
 	api->max_body = cfg->max_body;
+	api->not_ready_tol_s = cfg->not_ready_toleration_s > 0 ? cfg->not_ready_toleration_s : 300;
+	api->unreachable_tol_s = cfg->unreachable_toleration_s > 0 ? cfg->unreachable_toleration_s : 300;
 	pthread_mutex_init(&api->alloc_lock, NULL);
 	gt_store_list(api->store, "apiextensions.k8s.io/customresourcedefinitions/", NULL,
 		      register_crd, NULL, NULL);

@@ -18,6 +18,9 @@ struct gt_api_config {
 	const char *token;        /* admin bearer token */
 	const char *server_url;   /* for /api serverAddressByClientCIDRs */
 	size_t max_body;          /* request body limit (bytes) */
+	/* tolerationSeconds of the not-ready / unreachable NoExecute
+	 * tolerations pods get by default (0: 300) */
+	int64_t not_ready_toleration_s, unreachable_toleration_s;
 };
 
 int gt_api_new(const struct gt_api_config *cfg, struct gt_api **out, struct gt_err *err);

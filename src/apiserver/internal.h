@@ -19,6 +19,8 @@ struct gt_api {
 	size_t max_body;
 	_Atomic bool stopping;
 	pthread_mutex_t alloc_lock;   /* Service IP and port allocation (svcalloc.c) */
+	int64_t not_ready_tol_s;      /* DefaultTolerationSeconds admission */
+	int64_t unreachable_tol_s;
 };
 
 /* ---- Service allocations (svcalloc.c; caller holds api->alloc_lock) ---- */
@@ -64,8 +66,17 @@ bool gt_handle_hpa_v1(struct gt_api *api, struct gt_http_req *req, struct route 
 void gt_handle_metrics(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_log(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct route *rt);
+/* POST pods/NAME/eviction (eviction.c). */
+void gt_handle_eviction(struct gt_api *api, struct gt_http_req *req, struct route *rt);
 
 /* ---- request helpers (request.c) ---- */
+/*
+ * DeleteOptions from a body (may be NULL) and the query (dryRun,
+ * gracePeriodSeconds, propagationPolicy, orphanDependents) into *o; o's
+ * pointers borrow from body and req (resource.c).
+ */
+int gt_delete_opts_parse(struct gt_http_req *req, const json_t *body, struct gt_delete_opts *o,
+			 struct gt_err *err);
 /* Parses the body as JSON, YAML-free: JSON or Kubernetes protobuf by Content-Type. */
 int gt_request_body(struct gt_http_req *req, json_t **out, struct gt_err *err);
 bool gt_wants_table(struct gt_http_req *req);
@@ -86,6 +97,10 @@ struct gt_user {
 int gt_authenticate(struct gt_api *api, struct gt_http_req *req, struct gt_user *user);
 bool gt_authorize(const struct gt_user *user, const char *verb, const char *group,
 		  const char *resource, const char *sub, const char *ns, const char *name);
+
+/* ---- admission (admission.c) ---- */
+/* DefaultTolerationSeconds: the not-ready/unreachable NoExecute tolerations. */
+void gt_admit_default_tolerations(struct gt_api *api, json_t *pod);
 
 /* ---- ops internals ---- */
 int gt_api_delete_all_in(struct gt_api *api, const struct gt_resource *r, const char *ns,

@@ -215,6 +215,7 @@ static int prepare_create(struct gt_api *api, const struct gt_resource *r, json_
 			json_decref(st);
 			return rc;
 		}
+		gt_admit_default_tolerations(api, obj);
 		json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(obj, "status", st);
 	} else if (is(r, "", "Service")) {
@@ -437,6 +438,18 @@ static json_t *merge_for_update(const struct gt_resource *r, const json_t *cur, 
 	return res;
 }
 
+/*
+ * Mutating admission of an update of the main resource: DefaultTolerationSeconds
+ * runs on pod updates too (not on subresources), so a patch that replaces
+ * the tolerations keeps the defaults (pod updates may only add tolerations).
+ */
+static void admit_update(struct gt_api *api, const struct gt_resource *r, enum gt_part part,
+			 json_t *res)
+{
+	if (part == GT_PART_MAIN && is(r, "", "Pod"))
+		gt_admit_default_tolerations(api, res);
+}
+
 static int update(struct gt_api *api, const struct gt_resource *r, const char *ns,
 		  const char *name, struct gt_obj *cur, json_t *res,
 		  const struct gt_write_opts *o, struct gt_obj **out, struct gt_err *err)
@@ -589,6 +602,7 @@ int gt_api_update(struct gt_api *api, const struct gt_resource *r, const char *n
 			gt_obj_unref(cur);
 			return err ? err->code : -EINVAL;
 		}
+		admit_update(api, r, part, res);
 		rc = finish_update(api, r, ns, name, cur, res, o, out, err);
 		gt_obj_unref(cur);
 		if (rc == -ESTALE && !(rv && *rv)) {
@@ -644,6 +658,7 @@ int gt_api_modify(struct gt_api *api, const struct gt_resource *r, const char *n
 			gt_obj_unref(cur);
 			return err ? err->code : -EINVAL;
 		}
+		admit_update(api, r, part, res);
 		rc = finish_update(api, r, ns, name, cur, res, o, out, err);
 		gt_obj_unref(cur);
 		if (rc != -ESTALE)

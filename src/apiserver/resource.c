@@ -1,7 +1,8 @@
 /*
  * resource.c - the verbs on resource URLs: get, list, create, update,
  * patch (strategic, merge, JSON, server-side apply), delete and
- * deletecollection, the status and scale subresources, and pod binding.
+ * deletecollection, the status and scale subresources, and pod binding
+ * (eviction is in eviction.c).
  * Watches are in watch.c, reviews in reviews.c.
  */
 #include <string.h>
@@ -457,8 +458,8 @@ static void handle_patch(struct gt_api *api, struct gt_http_req *req, struct rou
 
 /* ---- delete ---- */
 
-static int delete_opts(struct gt_http_req *req, json_t *body, struct gt_delete_opts *o,
-		       struct gt_err *err)
+int gt_delete_opts_parse(struct gt_http_req *req, const json_t *body, struct gt_delete_opts *o,
+			 struct gt_err *err)
 {
 	const char *pp = gt_http_query(req, "propagationPolicy");
 	const char *gp = gt_http_query(req, "gracePeriodSeconds");
@@ -515,7 +516,7 @@ static void handle_delete(struct gt_api *api, struct gt_http_req *req, struct ro
 		gt_reply_error(req, &err, rt);
 		return;
 	}
-	rc = delete_opts(req, body, &o, &err);
+	rc = gt_delete_opts_parse(req, body, &o, &err);
 	if (rc == 0)
 		rc = gt_api_delete(api, rt->res, ns_of(rt), rt->name, &o, &out, &gone, &err);
 	json_decref(body);
@@ -541,7 +542,7 @@ static void handle_deletecollection(struct gt_api *api, struct gt_http_req *req,
 	gt_err_clear(&err);
 	gt_http_body(req, &blen);
 	if ((blen && gt_request_body(req, &body, &err) < 0) ||
-	    delete_opts(req, body, &o, &err) < 0 ||
+	    gt_delete_opts_parse(req, body, &o, &err) < 0 ||
 	    gt_parse_selectors(req, rt->res, &c.ls, &c.fs, &err) < 0) {
 		json_decref(body);
 		gt_reply_error(req, &err, rt);
@@ -714,6 +715,8 @@ static bool sub_allowed(const struct route *rt)
 		return rt->res->subresources & GT_SUB_SCALE;
 	if (!strcmp(s, "binding"))
 		return rt->res->subresources & GT_SUB_BINDING;
+	if (!strcmp(s, "eviction"))
+		return rt->res->subresources & GT_SUB_EVICTION;
 	if (!strcmp(s, "log"))
 		return rt->res->subresources & GT_SUB_LOG;
 	if (!strcmp(s, "exec") || !strcmp(s, "attach") || !strcmp(s, "portforward"))
@@ -784,6 +787,8 @@ void gt_handle_resource(struct gt_api *api, struct gt_http_req *req, struct rout
 	} else if (!strcmp(m, "POST")) {
 		if (!strcmp(rt->sub, "binding") && rt->has_name)
 			handle_binding(api, req, rt);
+		else if (!strcmp(rt->sub, "eviction") && rt->has_name)
+			gt_handle_eviction(api, req, rt);
 		else if (rt->has_name)
 			gt_reply_errorf(req, -EOPNOTSUPP, "the server does not allow this method on the requested resource");
 		else

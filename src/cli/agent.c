@@ -40,6 +40,8 @@ static void agent_usage(FILE *f)
 		"  --backoff-base-ms N     crash-loop back-off start (default 10000)\n"
 		"  --backoff-max-ms N      crash-loop back-off cap (default 300000)\n"
 		"  --gpu-dev-dir DIR       where to look for NVIDIA device nodes (default /dev)\n"
+		"  --heartbeat-seconds N   how often the node's Lease is renewed (default 10; the\n"
+		"                          server's --node-monitor-grace-period must be longer)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
 		"  -h, --help              show this help\n");
 }
@@ -62,6 +64,7 @@ int gt_cmd_agent(int argc, char **argv)
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "gpu-dev-dir", required_argument, NULL, 'G' },
+		{ "heartbeat-seconds", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -90,6 +93,13 @@ int gt_cmd_agent(int argc, char **argv)
 		case 'S': cfg.subnet = optarg; break;
 		case 'G': cfg.gpu_dev_dir = optarg; break;
 		case 'b': cfg.bind = optarg; break;
+		case 'H':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > 3600) {
+				fprintf(stderr, "gantry agent: --heartbeat-seconds: need 1-3600\n");
+				return 2;
+			}
+			cfg.heartbeat_s = (int)v;
+			break;
 		case 'p':
 		case 'x':
 		case 'X':

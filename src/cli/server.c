@@ -40,6 +40,8 @@ struct server_opts {
 	int hpa_sync_s;
 	size_t history;
 	size_t max_body;
+	int node_grace_s;
+	int64_t not_ready_tol_s, unreachable_tol_s;
 };
 
 static void usage(FILE *f)
@@ -73,6 +75,16 @@ static void usage(FILE *f)
 		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
 		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
 		"  --hpa-sync-period N     seconds between HorizontalPodAutoscaler syncs (15)\n"
+		"  --node-monitor-grace-period SECONDS\n"
+		"                          how long a node may go without a heartbeat (its\n"
+		"                          Lease or status) before it turns Unknown and gets\n"
+		"                          the unreachable taints (default 40)\n"
+		"  --default-not-ready-toleration-seconds N\n"
+		"  --default-unreachable-toleration-seconds N\n"
+		"                          tolerationSeconds of the not-ready/unreachable\n"
+		"                          NoExecute tolerations every pod gets unless it has\n"
+		"                          its own: how long its pods stay on a failed node\n"
+		"                          before they are evicted (default 300)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -103,6 +115,9 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
 		{ "job-backoff-ms", required_argument, NULL, 'J' },
 		{ "hpa-sync-period", required_argument, NULL, 'A' },
+		{ "node-monitor-grace-period", required_argument, NULL, 'g' },
+		{ "default-not-ready-toleration-seconds", required_argument, NULL, 'r' },
+		{ "default-unreachable-toleration-seconds", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +168,26 @@ static int parse(int argc, char **argv, struct server_opts *o)
 				return -1;
 			}
 			o->hpa_sync_s = (int)v;
+			break;
+		case 'g':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > 86400) {
+				fprintf(stderr, "gantry server: --node-monitor-grace-period: need a number of seconds (1-86400)\n");
+				return -1;
+			}
+			o->node_grace_s = (int)v;
+			break;
+		case 'r':
+		case 'u':
+			if (gt_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX) {
+				fprintf(stderr, "gantry server: --%s: need a number of seconds (1 or more)\n",
+					c == 'r' ? "default-not-ready-toleration-seconds" :
+					"default-unreachable-toleration-seconds");
+				return -1;
+			}
+			if (c == 'r')
+				o->not_ready_tol_s = v;
+			else
+				o->unreachable_tol_s = v;
 			break;
 		case 'w':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 100) {
@@ -300,6 +335,8 @@ int gt_cmd_server(int argc, char **argv)
 	{
 		struct gt_api_config ac = {
 			.store = store, .token = token, .max_body = o.max_body,
+			.not_ready_toleration_s = o.not_ready_tol_s,
+			.unreachable_toleration_s = o.unreachable_tol_s,
 		};
 		char addr[300];
 
@@ -336,6 +373,7 @@ int gt_cmd_server(int argc, char **argv)
 			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
 			.job_backoff_ms = o.job_backoff_ms,
 			.hpa_sync_ms = o.hpa_sync_s * 1000,
+			.node_grace_s = o.node_grace_s,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

@@ -2,7 +2,8 @@
  * controllers.c - starts and stops the control loops of `gantry server`
  * (see controllers.h): the scheduler, the ReplicaSet, Deployment,
  * StatefulSet, DaemonSet, Job, CronJob, Endpoints, PyTorchJob and HPA
- * controllers, and the garbage collector with the claim-protection and
+ * controllers, the node lifecycle and disruption controllers, and the
+ * garbage collector with the claim-protection and
  * local-path passes (every 10 s too, as a safety net).  Each runs its own
  * gt_loop thread; passes that write produce events that mark the next
  * pass, so chains (Deployment -> ReplicaSet -> Pod) unwind over passes.
@@ -17,7 +18,7 @@ struct gt_controllers {
 	struct gt_scheduler *sched;
 	struct gt_jobs *jobs;
 	struct gt_cronjobs *cron;
-	struct gt_loop gc, rs, deploy, sts, ds, endpoints, ptj, hpa;
+	struct gt_loop gc, rs, deploy, sts, ds, endpoints, ptj, hpa, nodes, disruption;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -33,6 +34,9 @@ void gt_controllers_stop(struct gt_controllers *c)
 {
 	if (!c)
 		return;
+	gt_loop_stop(&c->nodes);
+	gt_loop_stop(&c->disruption);
+	gt_nodelc_free(c->nodes.ctx);
 	gt_loop_stop(&c->gc);
 	gt_loop_stop(&c->ds);
 	gt_loop_stop(&c->sts);
@@ -77,11 +81,17 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 	c->hpa = (struct gt_loop){ .api = api, .relevant = gt_hpa_relevant, .pass = gt_hpa_pass,
 				   .ctx = gt_hpa_ctl_new(cfg ? cfg->hpa_sync_ms : 0),
 				   .retry_ms = cfg && cfg->hpa_sync_ms > 0 ? cfg->hpa_sync_ms : 15000 };
+	c->nodes = (struct gt_loop){ .api = api, .relevant = gt_nodelc_relevant,
+				     .pass = gt_nodelc_pass, .ctx = gt_nodelc_new(cfg ? cfg->node_grace_s : 0) };
+	c->nodes.retry_ms = gt_nodelc_period_ms(c->nodes.ctx);
+	c->disruption = (struct gt_loop){ .api = api, .relevant = gt_disruption_relevant,
+					  .pass = gt_disruption_pass, .retry_ms = 5000 };
 	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->sts, err) < 0 ||
 	    gt_loop_start(&c->ds, err) < 0 || gt_loop_start(&c->ptj, err) < 0 ||
 	    gt_loop_start(&c->endpoints, err) < 0 || gt_loop_start(&c->gc, err) < 0 ||
 	    gt_loop_start(&c->hpa, err) < 0 ||
+	    gt_loop_start(&c->nodes, err) < 0 || gt_loop_start(&c->disruption, err) < 0 ||
 	    gt_jobs_start(api, cfg ? cfg->job_backoff_ms : 0, &c->jobs, err) < 0 ||
 	    gt_cronjobs_start(api, &c->cron, err) < 0) {
 		gt_controllers_stop(c);

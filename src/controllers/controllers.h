@@ -8,7 +8,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
+#include "api/policy.h"
 #include "apiserver/ops.h"
 
 struct gt_controllers;
@@ -19,6 +21,7 @@ struct gt_controllers_config {
 	int64_t job_backoff_ms;  /* Job pod re-creation back-off base (0: 10 s) */
 
 	int hpa_sync_ms;         /* HPA sync period (0: 15 s) */
+	int node_grace_s;        /* --node-monitor-grace-period (0: 40 s) */
 };
 
 /* Starts the controllers' threads.  api must outlive them; cfg is copied. */
@@ -42,6 +45,12 @@ struct gt_objlist {
 /* Appends every object under prefix ("core/pods/") to l. */
 void gt_objlist_load(struct gt_api *api, const char *prefix, struct gt_objlist *l);
 void gt_objlist_release(struct gt_objlist *l);
+/*
+ * The object keyed prefix + name in l (borrowed), found by binary search:
+ * lists come sorted by key.  Keys must all start with prefix (one load).
+ */
+struct gt_obj *gt_objlist_find(const struct gt_objlist *l, const char *prefix, const char *name);
+
 
 /* Whether a pod is done (phase Succeeded or Failed). */
 bool gt_pod_finished(const json_t *pod);
@@ -63,8 +72,6 @@ const char *gt_pod_controller(struct gt_api *api, const json_t *pod, const json_
 			      const char *kind, const struct gt_labelsel *sel);
 /* Whether a pod counts: not finished and not being deleted. */
 bool gt_pod_active(const json_t *pod);
-/* Whether a pod's Ready condition is True. */
-bool gt_pod_ready(const json_t *pod);
 /*
  * Whether a pod is available: Ready for at least min_ready seconds (by its
  * Ready condition's lastTransitionTime) at now.  A pod Ready but not for
@@ -200,6 +207,39 @@ struct gt_hpa_ctl *gt_hpa_ctl_new(int sync_ms);
 void gt_hpa_ctl_free(struct gt_hpa_ctl *c);
 bool gt_hpa_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_hpa_pass(struct gt_api *api, void *ctx);
+/*
+ * The node lifecycle controller (nodelifecycle.c, noexec.c): nodes whose
+ * agent stopped heartbeating for grace_s (0: 40) turn Unknown and get the
+ * unreachable taints, their pods NoExecute-evicted after their tolerations
+ * run out; pods of nodes that no longer exist are removed (pod GC).
+ */
+struct gt_nodelc;
+struct gt_nodelc *gt_nodelc_new(int grace_s);
+void gt_nodelc_free(struct gt_nodelc *lc);
+/* How often its loop should run a pass (ms). */
+int gt_nodelc_period_ms(const struct gt_nodelc *lc);
+bool gt_nodelc_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_nodelc_pass(struct gt_api *api, void *ctx);
+
+/*
+ * Sets (or replaces) condition type on a pod's status with status st,
+ * reason and message: a status write, none when it is already so.
+ */
+int gt_pod_set_condition(struct gt_api *api, const json_t *pod, const char *type,
+			 const char *st, const char *reason, const char *message);
+
+/*
+ * The NoExecute taint manager (noexec.c), given the nodes and pods of one
+ * node lifecycle pass: pods that do not tolerate a node's NoExecute taint
+ * are deleted, those that tolerate it for tolerationSeconds once that has
+ * run out since the taint's timeAdded.  Returns > 0 while one waits.
+ */
+int gt_noexec_pass(struct gt_api *api, const struct gt_objlist *nodes,
+		   const struct gt_objlist *pods, time_t now);
+
+/* The disruption controller (disruption.c): PodDisruptionBudget status. */
+bool gt_disruption_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_disruption_pass(struct gt_api *api, void *ctx);
 
 /* PodGroup (the scheduler-plugins CRD the scheduler serves and reads gangs from). */
 #define GT_PODGROUP_GROUP "scheduling.x-k8s.io"

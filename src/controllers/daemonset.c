@@ -255,7 +255,7 @@ static void place(const struct ds *d, struct node_pods *np, size_t n, int *more)
 				*more = 1;
 			}
 		}
-		*more |= !gt_pod_ready(x->pods[0]) || x->n > 1;
+		*more |= !gt_pod_is_ready(x->pods[0]) || x->n > 1;
 	}
 }
 
@@ -322,7 +322,7 @@ static void set_status(const struct ds *d, const struct node_pods *np, size_t n)
 		if (!np[i].n)
 			continue;
 		current++;
-		ready += gt_pod_ready(np[i].pods[0]);
+		ready += gt_pod_is_ready(np[i].pods[0]);
 		avail += available(d, np[i].pods[0]);
 		updated += is_new(d, np[i].pods[0]);
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/policy.h"
 #include "api/selector.h"
 #include "base/log.h"
 #include "controllers/controllers.h"
@@ -42,7 +43,7 @@ static int victim_order(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
 	int bx = gt_json_str(x, "spec.nodeName") != NULL, by = gt_json_str(y, "spec.nodeName") != NULL;
-	int rx = gt_pod_ready(x), ry = gt_pod_ready(y);
+	int rx = gt_pod_is_ready(x), ry = gt_pod_is_ready(y);
 
 	if (bx != by)
 		return bx - by;
@@ -142,7 +143,7 @@ static int sync_one(struct gt_api *api, const json_t *rs, const struct gt_objlis
 
 		gt_json_int(rs, "spec.minReadySeconds", &min_ready);
 		for (size_t k = 0; k < n; k++) {
-			st.ready += gt_pod_ready(mine[k]);
+			st.ready += gt_pod_is_ready(mine[k]);
 			st.available += gt_pod_available(mine[k], min_ready, time(NULL), &later);
 		}
 		more |= later; /* look again once they have been ready long enough */

@@ -317,7 +317,7 @@ static void set_status(const struct sts *s, int more)
 		if (!p || !gt_pod_active(p))
 			continue;
 		n++;
-		ready += gt_pod_ready(p);
+		ready += gt_pod_is_ready(p);
 		avail += gt_pod_available(p, s->min_ready, s->now, s->later);
 		cur += !strcmp(label(p, REV_LABEL) ?: "", s->crev);
 		upd += !strcmp(label(p, REV_LABEL) ?: "", s->urev);

@@ -300,7 +300,8 @@ struct pick {
 typedef const char *(*filter_fn)(const struct node *nd, const json_t *pod,
 				 const struct pick *pk, char *buf, size_t n);
 
-static bool tolerates(const json_t *pod, const char *key, const char *value, const char *effect)
+const json_t *gt_sched_toleration(const json_t *pod, const char *key, const char *value,
+				  const char *effect)
 {
 	const json_t *t;
 	size_t i;
@@ -313,15 +314,20 @@ static bool tolerates(const json_t *pod, const char *key, const char *value, con
 			continue;
 		if (!tk || !*tk) {
 			if (!strcmp(op, "Exists"))
-				return true; /* empty key + Exists: everything */
+				return t; /* empty key + Exists: everything */
 			continue;
 		}
 		if (strcmp(tk, key))
 			continue;
 		if (!strcmp(op, "Exists") || !strcmp(gt_json_str(t, "value") ?: "", value ?: ""))
-			return true;
+			return t;
 	}
-	return false;
+	return NULL;
+}
+
+static bool tolerates(const json_t *pod, const char *key, const char *value, const char *effect)
+{
+	return gt_sched_toleration(pod, key, value, effect) != NULL;
 }
 
 static const char *f_unschedulable(const struct node *nd, const json_t *pod,
@@ -343,9 +349,6 @@ static const char *f_taints(const struct node *nd, const json_t *pod, const stru
 	size_t i;
 
 	(void)pk;
-	if (!nd->ready && !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule") &&
-	    !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoExecute"))
-		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
 	json_array_foreach(gt_json_path(nd->obj, "spec.taints"), i, t) {
 		const char *key = gt_json_str(t, "key") ?: "", *value = gt_json_str(t, "value") ?: "";
 		const char *effect = gt_json_str(t, "effect") ?: "";
@@ -357,6 +360,15 @@ static const char *f_taints(const struct node *nd, const json_t *pod, const stru
 			return buf;
 		}
 	}
+	/*
+	 * A node not Ready that the node lifecycle controller has not tainted
+	 * yet counts as tainted not-ready:NoSchedule (TaintNodesByCondition).
+	 * Only a NoSchedule toleration helps: every pod tolerates not-ready
+	 * NoExecute for a while (DefaultTolerationSeconds admission), which
+	 * says how long it may stay, not that it may be placed there.
+	 */
+	if (!nd->ready && !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule"))
+		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
 	return NULL;
 }
 

@@ -89,4 +89,12 @@ bool gt_sched_daemon_fits(const json_t *node, const json_t *pod, bool running);
  */
 int64_t gt_sched_pod_request(const json_t *pod, const char *name);
 
+/*
+ * The first of pod's tolerations that tolerates the taint key=value:effect
+ * (an empty toleration effect matches every effect; an empty key with
+ * operator Exists every key), borrowed from pod; NULL when none does.
+ */
+const json_t *gt_sched_toleration(const json_t *pod, const char *key, const char *value,
+				  const char *effect);
+
 #endif

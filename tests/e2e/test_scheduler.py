@@ -48,7 +48,9 @@ def unsched_message(srv, ns, name, timeout=10):
 
 @pytest.fixture(scope="module")
 def gsrv(new_server):
-    srv = new_server()
+    # these nodes have no agent heartbeating: a long grace keeps the node
+    # lifecycle controller from marking them Unknown during the module
+    srv = new_server("--node-monitor-grace-period", "3600")
     for name in ("g1", "g2"):
         r = srv.request("POST", "/api/v1/nodes", node_obj(name, gpus=4))
         assert r.status == 201, r

@@ -45,6 +45,8 @@ static const struct gt_resource kinds[] = {
 	R("rbac.authorization.k8s.io", "ClusterRole", false),
 	{ .group = "kubeflow.org", .version = "v1", .kind = "PyTorchJob", .namespaced = true, .custom = true },
 	{ .group = "autoscaling", .version = "v2", .kind = "HorizontalPodAutoscaler", .namespaced = true },
+	R("policy", "PodDisruptionBudget", true),
+	{ .group = "policy", .version = "v1", .kind = "Eviction", .verbs = GT_VERBS_CREATE_ONLY },
 };
 
 static void utf8_ok(const char *s)

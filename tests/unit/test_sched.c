@@ -153,6 +153,28 @@ TEST(taints_readiness_unschedulable)
 				  "'node.kubernetes.io/unschedulable','operator':'Exists',"
 				  "'effect':'NoSchedule'}]"), NULL, &why), "cordoned");
 	gt_sched_free(s);
+	drop_fixtures();
+
+	/* every pod tolerates not-ready/unreachable NoExecute for a while
+	 * (DefaultTolerationSeconds): that keeps it on a failing node, it does
+	 * not place it there; the controller's unreachable taint is reported */
+	s = gt_sched_new(NULL);
+	gt_sched_add_node(s, node("down", "4", "4Gi", 0, "", "", false));
+	gt_sched_add_node(s, node("gone", "4", "4Gi", 0, "",
+				  "'taints':[{'key':'node.kubernetes.io/unreachable','effect':'NoSchedule'},"
+				  "{'key':'node.kubernetes.io/unreachable','effect':'NoExecute'}]", false));
+	CHECK(pick(s, pod("dflt", NULL, "1", 0, ",'tolerations':[{'key':'node.kubernetes.io/not-ready',"
+			  "'operator':'Exists','effect':'NoExecute','tolerationSeconds':300},"
+			  "{'key':'node.kubernetes.io/unreachable','operator':'Exists',"
+			  "'effect':'NoExecute','tolerationSeconds':300}]"), NULL, &why) == NULL);
+	CHECK_STR(why.data, "0/2 nodes are available: 1 node(s) had untolerated taint "
+		  "{node.kubernetes.io/not-ready: }, 1 node(s) had untolerated taint "
+		  "{node.kubernetes.io/unreachable: }.");
+	CHECK_STR(pick(s, pod("ds", NULL, "1", 0, ",'tolerations':[{'key':'node.kubernetes.io/not-ready',"
+				  "'operator':'Exists','effect':'NoSchedule'}]"), NULL, &why), "down");
+	CHECK(gt_sched_toleration(pod("t", NULL, "1", 0, ",'tolerations':[{'operator':'Exists'}]"),
+				  "node.kubernetes.io/unreachable", "", "NoExecute") != NULL);
+	gt_sched_free(s);
 	gt_buf_release(&why);
 	drop_fixtures();
 }

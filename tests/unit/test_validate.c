@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/defaults.h"
+#include "api/policy.h"
 #include "api/validate.h"
 
 #define RES(var, grp, knd, ns) \
@@ -32,6 +33,9 @@ RES(R_LEASE, "coordination.k8s.io", "Lease", true);
 RES(R_CRD, "apiextensions.k8s.io", "CustomResourceDefinition", false);
 RES(R_ROLE, "rbac.authorization.k8s.io", "ClusterRole", false);
 RES(R_SCALE, "autoscaling", "Scale", true);
+RES(R_PDB, "policy", "PodDisruptionBudget", true);
+static const struct gt_resource R_EVICTION = { .group = "policy", .version = "v1", .kind = "Eviction",
+					       .verbs = GT_VERBS_CREATE_ONLY };
 static const struct gt_resource R_SSAR = { .group = "authorization.k8s.io", .version = "v1",
 					   .kind = "SelfSubjectAccessReview",
 					   .verbs = GT_VERBS_CREATE_ONLY };
@@ -1061,6 +1065,77 @@ TEST(huge_invalid_body_is_fast)
 	gt_buf_release(&b);
 }
 
+
+/* policy/v1 PodDisruptionBudget, the Eviction body, and the policy helpers. */
+TEST(pdb_and_eviction)
+{
+	struct gt_err e;
+	json_t *o, *pod;
+	int64_t v = -1;
+
+	o = J("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"minAvailable\":\"50%\","
+	      "\"selector\":{\"matchLabels\":{\"a\":\"b\"}}}}");
+	CHECK_INT(create(&R_PDB, o, &e), 0);
+	json_decref(o);
+	o = J("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"minAvailable\":1,"
+	      "\"maxUnavailable\":\"101%\",\"unhealthyPodEvictionPolicy\":\"No\"}}");
+	CHECK_INT(create(&R_PDB, o, &e), -EBADMSG);
+	CHECK_INT(e.ncauses, 3);
+	CHECK_STR(e.causes[0].field, "spec");
+	CHECK_STR(e.causes[1].field, "spec.maxUnavailable");
+	CHECK_STR(e.causes[1].message, "Invalid value: 101%: must not be greater than 100%");
+	CHECK_STR(e.causes[2].field, "spec.unhealthyPodEvictionPolicy");
+	json_decref(o);
+	o = J("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"maxUnavailable\":-1}}");
+	CHECK_INT(create(&R_PDB, o, &e), -EBADMSG);
+	CHECK_STR(e.causes[0].message, "Invalid value: -1: must be greater than or equal to 0");
+	json_decref(o);
+	o = J("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"minAvailable\":[1]}}");
+	CHECK_INT(create(&R_PDB, o, &e), -EINVAL);
+	json_decref(o);
+
+	o = J("{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"x\"},"
+	      "\"deleteOptions\":{\"gracePeriodSeconds\":3,\"dryRun\":[\"All\"]}}");
+	CHECK_INT(gt_validate(&R_EVICTION, o, NULL, &e), 0);
+	json_decref(o);
+	o = J("{\"deleteOptions\":{\"gracePeriodSeconds\":\"3\"}}");
+	CHECK_INT(gt_validate(&R_EVICTION, o, NULL, &e), -EINVAL);
+	CHECK(strstr(e.msg, "gracePeriodSeconds") != NULL);
+	json_decref(o);
+
+	o = J("{\"n\":5,\"p\":\"50%\",\"q\":\"33%\",\"bad\":\"5\",\"neg\":\"-5%\"}");
+	CHECK(gt_intstr_scaled(json_object_get(o, "n"), 10, true, &v) == 0 && v == 5);
+	CHECK(gt_intstr_scaled(json_object_get(o, "p"), 5, true, &v) == 0 && v == 3);
+	CHECK(gt_intstr_scaled(json_object_get(o, "p"), 5, false, &v) == 0 && v == 2);
+	CHECK(gt_intstr_scaled(json_object_get(o, "q"), 3, true, &v) == 0 && v == 1);
+	CHECK(gt_intstr_scaled(json_object_get(o, "bad"), 3, true, &v) == -EINVAL);
+	CHECK(gt_intstr_scaled(json_object_get(o, "neg"), 3, true, &v) == -EINVAL);
+	CHECK(gt_intstr_is_percent(json_object_get(o, "p")) && !gt_intstr_is_percent(json_object_get(o, "n")));
+	json_decref(o);
+
+	pod = J("{\"metadata\":{\"namespace\":\"d\",\"labels\":{\"a\":\"b\"}},"
+		"\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+	o = J("{\"metadata\":{\"namespace\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{\"a\":\"b\"}}}}");
+	CHECK(gt_pdb_selects(o, pod));
+	gt_json_set_str(o, "metadata.namespace", "other");
+	CHECK(!gt_pdb_selects(o, pod));
+	json_decref(o);
+	o = J("{\"metadata\":{\"namespace\":\"d\"},\"spec\":{\"selector\":{}}}");
+	CHECK(gt_pdb_selects(o, pod)); /* {} selects the whole namespace */
+	json_decref(o);
+	o = J("{\"metadata\":{\"namespace\":\"d\"},\"spec\":{}}");
+	CHECK(!gt_pdb_selects(o, pod)); /* no selector: nothing */
+	json_decref(o);
+	CHECK(gt_pod_is_ready(pod));
+	CHECK_INT(gt_condition_put(pod, "Ready", "True", NULL, NULL), -EALREADY);
+	CHECK_INT(gt_condition_put(pod, "Ready", "False", "NodeLost", "gone"), 0);
+	CHECK(!gt_pod_is_ready(pod));
+	CHECK_INT(json_array_size(gt_json_path(pod, "status.conditions")), 1);
+	CHECK_INT(gt_condition_put(pod, "DisruptionTarget", "True", "X", NULL), 0);
+	CHECK_INT(json_array_size(gt_json_path(pod, "status.conditions")), 2);
+	json_decref(pod);
+}
+
 int main(void)
 {
 	RUN(pod_defaults);
@@ -1101,5 +1176,6 @@ int main(void)
 	RUN(many_errors_cap);
 	RUN(nul_bytes_and_scale);
 	RUN(huge_invalid_body_is_fast);
+	RUN(pdb_and_eviction);
 	return t_done();
 }
