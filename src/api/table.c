@@ -21,7 +21,7 @@
 static bool cr_columns(const struct gt_resource *r, const json_t **pcs)
 {
 	*pcs = NULL;
-	if (!r || gt_table_kind_find(r->group, r->kind)->kind[0])
+	if (!r || (!r->custom && gt_table_kind_find(r->group, r->kind)->kind[0]))
 		return false;
 	if (json_is_array(r->printer_columns) && json_array_size(r->printer_columns))
 		*pcs = r->printer_columns;
