@@ -37,6 +37,7 @@ struct gt_sim {
 	char **queue;      /* FIFO of keys */
 	size_t qhead, qn, qcap;
 	_Atomic uint32_t next_ip;
+	int64_t next_slot_ns;  /* --sim-qps: when the next write may go */
 	_Atomic int next_reg;
 };
 
@@ -375,6 +376,23 @@ static void *writer_main(void *arg)
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 			continue;
+		}
+		if (s->cfg.qps > 0) { /* pace: one slot per 1/qps s */
+			int64_t now = gt_now_ns(), wait;
+
+			if (s->next_slot_ns < now)
+				s->next_slot_ns = now;
+			wait = s->next_slot_ns - now;
+			s->next_slot_ns += 1000000000LL / s->cfg.qps;
+			if (wait > 0) {
+				struct timespec ts = { wait / 1000000000LL, wait % 1000000000LL };
+
+				pthread_mutex_unlock(&s->lock);
+				nanosleep(&ts, NULL);
+				pthread_mutex_lock(&s->lock);
+				if (!s->qn)
+					continue;
+			}
 		}
 		key = s->queue[s->qhead++];
 		if (!--s->qn)

@@ -29,6 +29,7 @@ struct gt_sim_config {
 	const char *labels;        /* extra labels "k=v,k2=v2" (NULL: none) */
 	int heartbeat_s;           /* each Lease is renewed this often (default 20) */
 	int writers;               /* status writer threads (default 4) */
+	int qps;                   /* > 0: at most this many pod writes a second */
 };
 
 int gt_sim_start(const struct gt_sim_config *cfg, struct gt_sim **out, struct gt_err *err);

@@ -57,6 +57,7 @@ static void agent_usage(FILE *f)
 		"  --sim-labels K=V,...    extra node labels\n"
 		"  --sim-heartbeat-s N     each node's Lease is renewed every N s (default 20)\n"
 		"  --sim-writers N         pod status writer threads (default 4)\n"
+		"  --sim-qps N             at most N pod writes a second (default 0: unpaced)\n"
 		"  -h, --help              show this help\n");
 }
 
@@ -89,6 +90,7 @@ int gt_cmd_agent(int argc, char **argv)
 		{ "sim-labels", required_argument, NULL, 1008 },
 		{ "sim-heartbeat-s", required_argument, NULL, 1009 },
 		{ "sim-writers", required_argument, NULL, 1010 },
+		{ "sim-qps", required_argument, NULL, 1011 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,10 +139,11 @@ int gt_cmd_agent(int argc, char **argv)
 		case 1003: sim.cpu = optarg; break;
 		case 1004: sim.memory = optarg; break;
 		case 1008: sim.labels = optarg; break;
-		case 1000: case 1002: case 1005: case 1006: case 1007: case 1009: case 1010: {
+		case 1000: case 1002: case 1005: case 1006: case 1007: case 1009: case 1010:
+		case 1011: {
 			int *dst[] = { &sim.nodes, NULL, &sim.first, NULL, NULL, &sim.gpus,
 				       &sim.max_pods, &sim.zones, NULL, &sim.heartbeat_s,
-				       &sim.writers };
+				       &sim.writers, &sim.qps };
 
 			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > 1000000) {
 				fprintf(stderr, "gantry agent: invalid number \"%s\"\n", optarg);

@@ -23,6 +23,7 @@
 #include "controllers/controllers.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "sched/sched.h"
 #include "store/backend.h"
 
 struct server_opts {
@@ -38,6 +39,7 @@ struct server_opts {
 	int backoff_base_ms, backoff_max_ms;
 	size_t history;
 	size_t max_body;
+	const char *sched_policy;
 };
 
 static void usage(FILE *f)
@@ -67,6 +69,12 @@ static void usage(FILE *f)
 		"                          agents on one machine need their own bridge and subnet\n"
 		"  --gpu-dev-dir DIR       where the agent looks for NVIDIA device nodes\n"
 		"                          (nvidiaN, nvidiactl; default /dev; tests use fakes)\n"
+		"  --scheduler-policy P    the scheduler's scoring, \"key=value,...\": gpu=MostAllocated\n"
+		"                          (bin-pack, default) or LeastAllocated (spread);\n"
+		"                          weights 0..100 least-allocated=1, balanced=1,\n"
+		"                          gpu-weight=5, node-affinity=2, topology-spread=2;\n"
+		"                          percentage-of-nodes-to-score=0 (0: adaptive, as\n"
+		"                          kube-scheduler; 100: every node)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -95,6 +103,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "subnet", required_argument, NULL, 'S' },
 		{ "backoff-base-ms", required_argument, NULL, 'x' },
 		{ "backoff-max-ms", required_argument, NULL, 'X' },
+		{ "scheduler-policy", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -120,6 +129,18 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		case 'G': o->gpu_dev_dir = optarg; break;
 		case 'B': o->bridge = optarg; break;
 		case 'S': o->subnet = optarg; break;
+		case 'P': {
+			struct gt_sched_policy pol;
+			struct gt_err err;
+
+			gt_err_clear(&err);
+			if (gt_sched_policy_parse(optarg, &pol, &err) < 0) {
+				fprintf(stderr, "gantry server: --scheduler-policy: %s\n", err.msg);
+				return -1;
+			}
+			o->sched_policy = optarg;
+			break;
+		}
 		case 'x':
 		case 'X':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX) {
@@ -312,6 +333,7 @@ int gt_cmd_server(int argc, char **argv)
 	{
 		struct gt_controllers_config ccfg = {
 			.pv_root = o.no_agent ? NULL : pvroot, .node_name = o.no_agent ? NULL : node,
+			.sched_policy = o.sched_policy,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

@@ -56,7 +56,7 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 				  .retry_ms = 2000 };
 	c->deploy = (struct gt_loop){ .api = api, .relevant = gt_deploy_relevant,
 				      .pass = gt_deploy_pass, .retry_ms = 2000 };
-	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	if (gt_scheduler_start(api, cfg ? cfg->sched_policy : NULL, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->gc, err) < 0) {
 		gt_controllers_stop(c);
 		return -EAGAIN;
