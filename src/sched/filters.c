@@ -219,7 +219,7 @@ static const char *f_anti_affinity(const struct node *nd, const struct pick *pk,
 
 static const struct res *node_res(const struct node *nd, const char *name)
 {
-	for (size_t i = 0; i < nd->nres; i++)
+	for (size_t i = RES_FIXED; i < nd->nres; i++)
 		if (!strcmp(nd->res[i].name, name))
 			return &nd->res[i];
 	return NULL;
@@ -230,10 +230,11 @@ static const char *f_resources(const struct node *nd, const struct pick *pk, cha
 			       size_t n)
 {
 	for (size_t i = 0; i < pk->n; i++) {
-		const struct res *r = node_res(nd, pk->names[i]);
+		const struct res *r;
 
 		if (pk->want[i] <= 0)
 			continue;
+		r = pk->slot[i] >= 0 ? &nd->res[pk->slot[i]] : node_res(nd, pk->names[i]);
 		if (!r || r->used + pk->want[i] > r->alloc) {
 			if (i == 0)
 				return "Too many pods";
@@ -264,19 +265,19 @@ const char *gt_sched_fails(const struct node *nd, const struct pick *pk, bool on
 
 /* ---- scores (0..100 each) ---- */
 
-static double frac_free(const struct node *nd, const char *name, int64_t want)
+static double frac_free(const struct node *nd, int slot, int64_t want)
 {
-	const struct res *r = node_res(nd, name);
+	const struct res *r = &nd->res[slot];
 
-	if (!r || r->alloc <= 0)
+	if (r->alloc <= 0)
 		return 0;
 	return (double)(r->alloc - r->used - want) / (double)r->alloc;
 }
 
 double gt_sched_score(const struct gt_sched *s, const struct node *nd, const struct pick *pk)
 {
-	double fc = frac_free(nd, "cpu", pk->cpu), fm = frac_free(nd, "memory", pk->mem), total = 0;
-	const struct res *g = node_res(nd, GT_SCHED_GPU);
+	double fc = frac_free(nd, RES_CPU, pk->cpu), fm = frac_free(nd, RES_MEMORY, pk->mem), total = 0;
+	const struct res *g = &nd->res[RES_GPU];
 	size_t i;
 
 	total += s->pol.least_allocated * 50.0 * (fc + fm);

@@ -91,15 +91,28 @@ static size_t pod_resources(const json_t *pod, const char *names[MAX_RES])
 	return n;
 }
 
+int gt_sched_fixed_slot(const char *name)
+{
+	static const char *const fixed[RES_FIXED] = { "pods", "cpu", "memory", GT_SCHED_GPU };
+
+	for (int i = 0; i < RES_FIXED; i++)
+		if (!strcmp(name, fixed[i]))
+			return i;
+	return -1;
+}
+
 static struct res *res_row(struct node *nd, const char *name, bool make)
 {
-	for (size_t i = 0; i < nd->nres; i++)
+	int f = gt_sched_fixed_slot(name);
+
+	if (f >= 0)
+		return &nd->res[f];
+	for (size_t i = RES_FIXED; i < nd->nres; i++)
 		if (!strcmp(nd->res[i].name, name))
 			return &nd->res[i];
-	if (!make || nd->nres == MAX_RES || strlen(name) >= sizeof(nd->res[0].name))
+	if (!make || nd->nres == MAX_RES)
 		return NULL;
-	nd->res[nd->nres] = (struct res){ .alloc = 0 };
-	snprintf(nd->res[nd->nres].name, sizeof(nd->res[0].name), "%s", name);
+	nd->res[nd->nres] = (struct res){ .name = xstrdup(name) };
 	return &nd->res[nd->nres++];
 }
 
@@ -185,6 +198,8 @@ void gt_sched_free(struct gt_sched *s)
 			json_decref(s->nodes[i].pods[k]);
 		free(s->nodes[i].pods);
 		free(s->nodes[i].name);
+		for (size_t k = RES_FIXED; k < s->nodes[i].nres; k++)
+			free(s->nodes[i].res[k].name);
 		json_decref(s->nodes[i].obj);
 	}
 	json_decref(s->index);
@@ -209,6 +224,7 @@ static struct node *slot(struct gt_sched *s, const char *name)
 	nd = &s->nodes[s->n];
 	memset(nd, 0, sizeof(*nd));
 	nd->name = xstrdup(name);
+	nd->nres = RES_FIXED; /* the well-known rows come first, always */
 	json_object_set_new(s->index, name, json_integer((json_int_t)s->n++));
 	return nd;
 }
@@ -337,8 +353,10 @@ void gt_sched_pick_init(struct pick *pk, const json_t *pod, const json_t *vt)
 	pk->vt = vt;
 	pk->ns = gt_json_str(pod, "metadata.namespace") ?: "default";
 	pk->n = pod_resources(pod, pk->names);
-	for (size_t i = 0; i < pk->n; i++)
+	for (size_t i = 0; i < pk->n; i++) {
 		pk->want[i] = i == 0 ? 1 : gt_sched_pod_request(pod, pk->names[i]);
+		pk->slot[i] = gt_sched_fixed_slot(pk->names[i]);
+	}
 	pk->cpu = gt_sched_pod_request(pod, "cpu");
 	pk->mem = gt_sched_pod_request(pod, "memory");
 	pk->gpu = gt_sched_pod_request(pod, GT_SCHED_GPU);

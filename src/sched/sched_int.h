@@ -10,9 +10,12 @@
 
 #define MAX_RES 16
 
+/* Rows every node has, at these places: found without a name lookup. */
+enum { RES_PODS, RES_CPU, RES_MEMORY, RES_GPU, RES_FIXED };
+
 struct res {
-	char name[64];
 	int64_t alloc, used;
+	char *name;               /* extended rows only (the fixed ones go by place) */
 };
 
 struct node {
@@ -51,6 +54,7 @@ struct pick {
 	const char *ns;
 	const char *names[MAX_RES];/* pods, then the resources it requests */
 	int64_t want[MAX_RES];
+	int slot[MAX_RES];         /* its fixed row, or -1 */
 	size_t n;
 	int64_t cpu, mem, gpu;
 	const json_t *tolerations, *selector, *required, *anti, *preferred;
@@ -77,6 +81,8 @@ const char *gt_sched_fails(const struct node *nd, const struct pick *pk, bool on
 double gt_sched_score(const struct gt_sched *s, const struct node *nd, const struct pick *pk);
 
 struct node *gt_sched_node(struct gt_sched *s, const char *name);
+/* The fixed row of a resource name, or -1. */
+int gt_sched_fixed_slot(const char *name);
 /* Adds (sign 1) or removes (-1) pod's requests and presence on nd. */
 void gt_sched_account(struct node *nd, const json_t *pod, int sign);
 bool gt_sched_terms_match(const json_t *terms, const struct node *nd);
