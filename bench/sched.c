@@ -17,10 +17,12 @@
  *      the last member's POST (the gang complete) to the last binding, and
  *      from the first member's POST.
  * With --pid SERVER it reads the server's VmRSS with all pods bound and its
- * CPU time over 1.  Pods are left in place (the caller removes the server).
+ * CPU time over 1: all of it, and that of the scheduler's own threads
+ * (named gt-sched: placing; gt-sched-write: writing the bindings).  Pods are left in place (the caller removes the server).
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,6 +51,40 @@ struct srun {
 	atomic_long next;
 	bool gang_phase;
 };
+
+/* CPU time of pid's threads named exactly comm, in microseconds. */
+static double threads_cpu_us(long pid, const char *comm)
+{
+	char path[300], name[64], line[1024];
+	struct dirent *de;
+	double sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	if (pid <= 0 || !(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned long long ut = 0, st = 0;
+		FILE *f;
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/stat", pid, de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		p = fgets(line, sizeof(line), f) ? strchr(line, '(') : NULL;
+		fclose(f);
+		if (!p || sscanf(p, "(%63[^)])", name) != 1 || strcmp(name, comm))
+			continue;
+		p = strrchr(line, ')');
+		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st) == 2)
+			sum += (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	}
+	closedir(d);
+	return sum;
+}
 
 static struct sstamp *stamp_of(struct srun *r, const char *name, bool *gang)
 {
@@ -295,7 +331,7 @@ int bt_cmd_sched(const struct bt_target *t, int argc, char **argv)
 	long pid = bt_opt_long(argc, argv, "--pid", 0);
 	double timeout = bt_opt_double(argc, argv, "--timeout", 600) * 1e6;
 	struct bt_lat lat = { 0 }, glat = { 0 };
-	double first, last_post, last_bound, cpu0, cpu = 0, rss = 0;
+	double first, last_post, last_bound, cpu0, cpu = 0, rss = 0, sc0, wr0, sc_cpu, wr_cpu;
 	double gfirst = 0, glast_post = 0, glast_bound = 0;
 	pthread_t wt;
 	int rc = 0;
@@ -329,6 +365,8 @@ int bt_cmd_sched(const struct bt_target *t, int argc, char **argv)
 		usleep(10000);
 
 	cpu0 = bt_proc_cpu_us(pid);
+	sc0 = threads_cpu_us(pid, "gt-sched");
+	wr0 = threads_cpu_us(pid, "gt-sched-write");
 	create_all(&r, false);
 	spans(r.p, r.n, &first, &last_post, &last_bound, &lat);
 	bt_lat_free(&lat);
@@ -336,6 +374,8 @@ int bt_cmd_sched(const struct bt_target *t, int argc, char **argv)
 		(last_post - first) / 1e6);
 	wait_for(&r, &r.bound, r.n, bt_now_us() + timeout);
 	cpu = pid ? bt_proc_cpu_us(pid) - cpu0 : 0;
+	sc_cpu = threads_cpu_us(pid, "gt-sched") - sc0;
+	wr_cpu = threads_cpu_us(pid, "gt-sched-write") - wr0;
 	spans(r.p, r.n, &first, &last_post, &last_bound, &lat);
 	if (r.bound < r.n) {
 		fprintf(stderr, "gantry-bench: sched: %d/%d bound\n", r.bound, r.n);
@@ -369,13 +409,15 @@ int bt_cmd_sched(const struct bt_target *t, int argc, char **argv)
 
 		bt_result("bench=sched n=%d bound=%d errors=%d create_s=%.3f span_s=%.3f "
 			  "pods_per_s=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f "
-			  "server_cpu_us_per_pod=%.0f gang=%d gang_bound=%d "
+			  "server_cpu_us_per_pod=%.0f sched_thread_cpu_us_per_pod=%.0f "
+			  "sched_writers_cpu_us_per_pod=%.0f gang=%d gang_bound=%d "
 			  "gang_complete_to_bound_ms=%.1f gang_first_post_to_bound_ms=%.1f "
 			  "gang_create_ms=%.1f server_rss_kb=%.0f",
 			  r.n, r.bound, r.errors, (last_post - first) / 1e6, span,
 			  span > 0 ? r.bound / span : 0, bt_lat_ms(&lat, 0.5), bt_lat_ms(&lat, 0.9),
 			  bt_lat_ms(&lat, 0.99), bt_lat_ms(&lat, 1.0),
-			  r.bound ? cpu / r.bound : 0, r.gang, r.gbound,
+			  r.bound ? cpu / r.bound : 0, r.bound ? sc_cpu / r.bound : 0,
+			  r.bound ? wr_cpu / r.bound : 0, r.gang, r.gbound,
 			  glast_bound > glast_post ? (glast_bound - glast_post) / 1000.0 : 0,
 			  glast_bound > gfirst ? (glast_bound - gfirst) / 1000.0 : 0,
 			  (glast_post - gfirst) / 1000.0, rss);

@@ -93,7 +93,7 @@ struct gt_schedc_binder *gt_schedc_binder_new(struct gt_api *api, int threads)
 	b->thr = xcalloc((size_t)threads, sizeof(*b->thr));
 	for (int i = 0; i < threads; i++)
 		if (pthread_create(&b->thr[b->n], NULL, bind_main, b) == 0)
-			b->n++;
+			pthread_setname_np(b->thr[b->n++], "gt-sched-write");
 	return b;
 }
 

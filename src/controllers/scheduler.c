@@ -17,6 +17,7 @@
  * appeared (a node added or changed, a bound pod gone or finished, claims,
  * volumes or PodGroups changed) and every 5 s while pods wait.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -517,6 +518,7 @@ int gt_scheduler_start(struct gt_api *api, const char *policy, struct gt_schedul
 		sched_free(sc);
 		return -EAGAIN;
 	}
+	pthread_setname_np(sc->loop.thr, "gt-sched"); /* for top -H and the benchmark */
 	*out = sc;
 	return 0;
 }
