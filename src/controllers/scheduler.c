@@ -509,7 +509,7 @@ int gt_scheduler_start(struct gt_api *api, const char *policy, struct gt_schedul
 		return -EINVAL;
 	ensure_podgroup_crd(api);
 	sc = sched_new(api, &pol);
-	sc->binder = gt_schedc_binder_new(api, 32);
+	sc->binder = gt_schedc_binder_new(api, 64);
 	sc->loop = (struct gt_loop){ .api = api, .relevant = relevant, .pass = loop_pass,
 				     .ctx = sc, .retry_ms = 5000, .opened = opened,
 				     .max_batch_ms = 20 };
