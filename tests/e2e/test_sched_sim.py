@@ -300,3 +300,27 @@ def test_topology_spread_across_zones(sim):
                gpu_pod("other", 0, labels={"app": "other"},
                        nodeSelector={"topology.kubernetes.io/zone": "zone-0"}))
     running(srv, ns, "other")
+
+
+def test_gang_schedule_timeout_backs_off(sim):
+    """scheduleTimeoutSeconds: a gang that cannot complete within it is
+    backed off, holds nothing, and its PodGroup says so; once room comes
+    (after the back-off) it binds whole."""
+    srv = sim.srv
+    sim.start(1, "--sim-gpus", "4")
+    ns = srv.make_ns("sim-timeout")
+    members = gang(srv, ns, "slow", 2, 2, 4, scheduleTimeoutSeconds=2)
+
+    def timed_out():
+        st = srv.get(PG % ns + "/slow").get("status", {})
+        return st if any(c["type"] == "ScheduleTimeout" and c["status"] == "True"
+                         for c in st.get("conditions", [])) else None
+    st = poll(timed_out, 30)
+    assert st and st["phase"] == "Pending" and st.get("scheduleStartTime"), st
+    unsched_message(srv, ns, "slow-0", "backing off")
+    assert not any(node_of(srv, ns, m) for m in members)
+    sim.start(1, "--sim-gpus", "4", first=1)
+    for m in members:
+        running(srv, ns, m, 60)
+    st = srv.get(PG % ns + "/slow")["status"]
+    assert st["phase"] == "Scheduled" and "conditions" not in st, st
