@@ -108,6 +108,15 @@ static bool try_preempt(struct gang *g)
 	return ok;
 }
 
+/* No member may preempt while victims chosen for any of them are leaving. */
+static bool may_preempt(struct gang *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (!gt_schedc_may_preempt(g->c, json_array_get(g->members, i)))
+			return false;
+	return true;
+}
+
 static int64_t bound_members(struct gt_scheduler *sc, const char *ns, const char *gang)
 {
 	const char *key;
@@ -205,7 +214,7 @@ void gt_schedc_place_gang(struct pass_ctx *c, const char *ns, const char *gang, 
 		snprintf(g.msg, sizeof(g.msg), "pod group \"%s\": only %lld of %lld pods fit at once; "
 			 "none is bound. %s", gang, (long long)(g.bound + (int64_t)g.placed),
 			 (long long)g.min, why);
-		if (gt_schedc_may_preempt(c, json_array_get(members, 0)) && try_preempt(&g))
+		if (may_preempt(&g) && try_preempt(&g))
 			snprintf(g.msg, sizeof(g.msg), "pod group \"%s\": preempting lower-priority "
 				 "pods to make room; none is bound yet", gang);
 		if (late)
