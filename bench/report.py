@@ -828,7 +828,7 @@ def sched_report(results, meta, w, targets):
         w("")
         return
     w(f"`gantry server --no-agent` and `gantry agent --simulate {cfg.get('nodes', '?')}` "
-      f"({cfg.get('sim', '')}) on the same machine, both on loopback; "
+      f"(`{cfg.get('sim', '').replace('_', ' ')}`) on the same machine, both on loopback; "
       f"{cfg.get('nodes', '?')} hollow nodes Ready in {meta.get('sched_nodes_ready_s', '?')} s; "
       f"server RSS with the nodes registered and no pods: {mb(meta.get('sched_rss_nodes_kb', 0))} MB. "
       f"`gantry-bench sched` creates {cfg.get('pods', '?')} bare pods (requests "

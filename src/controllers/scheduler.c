@@ -69,6 +69,14 @@ void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod)
 		as = NULL;
 	}
 	json_incref(old);
+	if (accounted(old) && accounted(pod) &&
+	    !strcmp(gt_json_str(old, "spec.nodeName"), gt_json_str(pod, "spec.nodeName")) &&
+	    gt_sched_replace_pod(sc->s, old, pod)) {
+		/* a status or label change: same node, same requests */
+		json_object_set(sc->pods, key, (json_t *)pod);
+		json_decref(old);
+		return;
+	}
 	if (accounted(old)) {
 		gt_sched_del_pod(sc->s, old);
 		if (!accounted(pod))

@@ -318,6 +318,19 @@ void gt_sched_del_pod(struct gt_sched *s, const json_t *pod)
 		gt_sched_account(nd, pod, -1);
 }
 
+bool gt_sched_replace_pod(struct gt_sched *s, const json_t *old, const json_t *new)
+{
+	struct node *nd = gt_sched_node(s, gt_json_str(old, "spec.nodeName"));
+
+	for (size_t i = 0; nd && i < nd->npods; i++)
+		if (nd->pods[i] == old) {
+			nd->pods[i] = json_incref((json_t *)new);
+			json_decref((json_t *)old);
+			return true;
+		}
+	return false;
+}
+
 void gt_sched_assume(struct gt_sched *s, const json_t *pod, const char *node)
 {
 	struct node *nd = gt_sched_node(s, node);

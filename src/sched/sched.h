@@ -93,6 +93,12 @@ size_t gt_sched_node_count(const struct gt_sched *s);
  */
 void gt_sched_add_pod(struct gt_sched *s, const json_t *pod);
 void gt_sched_del_pod(struct gt_sched *s, const json_t *pod);
+/*
+ * A newer state of an accounted pod on the same node (its requests do not
+ * change: they are immutable): the snapshot keeps new instead of old,
+ * without working the sums out again.  false when old is not there.
+ */
+bool gt_sched_replace_pod(struct gt_sched *s, const json_t *old, const json_t *new);
 
 /*
  * Accounts pod (not bound yet) on node, or takes such an assumption back:

@@ -326,6 +326,16 @@ TEST(preempt_victims)
 			      "{'nvidia.com/gpu':'4'}}}]}}"));
 	CHECK_INT(gt_sched_preempt(s, ppod("hi", NULL, 1, 100, NULL, ""), NULL, &on, v), -ENOSPC);
 	CHECK(gt_sched_node_terminating(s, "n1"));
+	/* a newer state of a bound pod replaces the old one, sums unchanged */
+	{
+		json_t *a = ppod("a", "n1", 0, 1, NULL, ""), *a2 = ppod("a", "n1", 0, 1, NULL, "");
+
+		gt_sched_add_pod(s, a);
+		CHECK(gt_sched_replace_pod(s, a, a2));
+		CHECK(!gt_sched_replace_pod(s, a, a2)); /* a is gone from the snapshot */
+		gt_sched_del_pod(s, a2);
+		CHECK(!gt_sched_replace_pod(s, a2, a));
+	}
 	gt_sched_free(s);
 	json_decref(v);
 	gt_buf_release(&why);
