@@ -324,3 +324,30 @@ def test_gang_schedule_timeout_backs_off(sim):
         running(srv, ns, m, 60)
     st = srv.get(PG % ns + "/slow")["status"]
     assert st["phase"] == "Scheduled" and "conditions" not in st, st
+
+
+def test_bad_spread_constraints_refused(sim):
+    """Bad topologySpreadConstraints are refused with 422 and the field path
+    (as Kubernetes words it); nothing is created."""
+    srv = sim.srv
+    ns = srv.make_ns("sim-bad-spread")
+    bad = [{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+           {"maxSkew": 1, "topologyKey": "", "whenUnsatisfiable": "Sometimes"},
+           {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+            "minDomains": 2, "nodeTaintsPolicy": "Maybe"},
+           {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]
+    r = srv.request("POST", "/api/v1/namespaces/%s/pods" % ns,
+                    gpu_pod("bad", 0, topologySpreadConstraints=bad))
+    assert r.status == 422, r
+    causes = {(c["field"], c["reason"]) for c in r.json()["details"]["causes"]}
+    base = "spec.topologySpreadConstraints"
+    assert causes == {
+        (base + "[0].maxSkew", "FieldValueInvalid"),
+        (base + "[1].topologyKey", "FieldValueRequired"),
+        (base + "[1].whenUnsatisfiable", "FieldValueNotSupported"),
+        (base + "[2].minDomains", "FieldValueInvalid"),
+        (base + "[2].nodeTaintsPolicy", "FieldValueNotSupported"),
+        (base + "[3].{topologyKey, whenUnsatisfiable}", "FieldValueDuplicate"),
+    }, causes
+    assert "can only use minDomains if whenUnsatisfiable=DoNotSchedule" in r.json()["message"]
+    assert srv.request("GET", "/api/v1/namespaces/%s/pods/bad" % ns).status == 404
