@@ -316,8 +316,8 @@ static int pass(struct gt_scheduler *sc, size_t *waiting)
 		sc->epoch++; /* try everything again now and then */
 		sc->last_retry_ms = gt_now_ms();
 	}
-	*waiting = json_object_size(sc->pending);
-	if (!*waiting) {
+	*waiting = json_object_size(sc->pending) + json_object_size(sc->assumed);
+	if (!json_object_size(sc->pending)) {
 		json_decref(gangs);
 		return 0;
 	}
@@ -397,7 +397,8 @@ static int pass(struct gt_scheduler *sc, size_t *waiting)
 			json_decref(members);
 		}
 	}
-	*waiting = c.waiting;
+	/* bindings in flight count: one that fails is picked up by a later pass */
+	*waiting = c.waiting + json_object_size(sc->assumed);
 	gt_buf_release(&c.why);
 	for (size_t i = 0; i < nq; i++) {
 		free(q[i].key);
