@@ -19,14 +19,15 @@ struct res {
 };
 
 struct node {
-	char *name;
+	/* what every pick reads first, together */
 	json_t *obj;              /* NULL while the node is not present */
+	bool ready, unschedulable;
 	const json_t *labels, *taints;
 	struct res res[MAX_RES];
 	size_t nres;
+	char *name;
 	json_t **pods;            /* bound and assumed pods (references) */
 	size_t npods, cappods;
-	bool ready, unschedulable;
 };
 
 struct gt_sched {
