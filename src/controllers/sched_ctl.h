@@ -25,6 +25,8 @@ struct gt_scheduler {
 	json_t *failed;      /* store key -> epoch of its last failed try */
 	json_t *gangs;       /* "ns/gang" -> {"start": ms, "until": ms} (timeouts) */
 	json_t *assumed;     /* store key -> {"pod", "node"}: binding in flight */
+	json_t *gang_bound;  /* "ns/gang" -> members accounted on nodes */
+	json_t *said;        /* store key -> the PodScheduled=False message queued */
 	struct gt_schedc_binder *binder; /* NULL: bind on the loop thread (one-shot passes) */
 	int64_t epoch, last_retry_ms;
 	bool synced;
@@ -44,6 +46,8 @@ struct pass_ctx {
 /* Records pod (NULL: gone) under key in the cache and the snapshot. */
 void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod);
 const char *gt_schedc_gang_of(const json_t *pod);
+/* "ns/gang" of a pod in a gang into out; false for a pod in none. */
+bool gt_schedc_gang_key(const json_t *pod, char *out, size_t n);
 const json_t *gt_schedc_find_named(const struct gt_objlist *l, const char *ns, const char *name);
 /* A node for p (NULL with c->why set). */
 const char *gt_schedc_place(struct pass_ctx *c, const json_t *p, json_t **terms);

@@ -117,22 +117,16 @@ static bool may_preempt(struct gang *g)
 	return true;
 }
 
-static int64_t bound_members(struct gt_scheduler *sc, const char *ns, const char *gang)
+static int64_t bound_members(struct gt_scheduler *sc, const char *gk)
 {
+	int64_t n = json_integer_value(json_object_get(sc->gang_bound, gk));
 	const char *key;
 	json_t *p;
-	int64_t n = 0;
+	char mk[600];
 
-	json_object_foreach(sc->pods, key, p)
-		n += gt_json_str(p, "spec.nodeName") && !gt_pod_finished(p) &&
-		     !strcmp(gt_json_str(p, "metadata.namespace") ?: "", ns) &&
-		     !strcmp(gt_schedc_gang_of(p) ?: "", gang);
-	json_object_foreach(sc->assumed, key, p) { /* bindings in flight count as bound */
-		const json_t *m = json_object_get(p, "pod");
-
-		n += !strcmp(gt_json_str(m, "metadata.namespace") ?: "", ns) &&
-		     !strcmp(gt_schedc_gang_of(m) ?: "", gang);
-	}
+	json_object_foreach(sc->assumed, key, p) /* bindings in flight count as bound */
+		n += gt_schedc_gang_key(json_object_get(p, "pod"), mk, sizeof(mk)) &&
+		     !strcmp(mk, gk);
 	return n;
 }
 
@@ -177,7 +171,7 @@ void gt_schedc_place_gang(struct pass_ctx *c, const char *ns, const char *gang, 
 	snprintf(gk, sizeof(gk), "%s/%s", ns, gang);
 	g.pg = gt_schedc_find_named(&c->groups, ns, gang);
 	g.on = xcalloc(g.n, sizeof(*g.on));
-	g.bound = bound_members(c->sc, ns, gang);
+	g.bound = bound_members(c->sc, gk);
 	if (!g.pg) {
 		snprintf(g.msg, sizeof(g.msg), "pod group \"%s\" not found (PodGroup %s/%s)", gang,
 			 ns, gang);

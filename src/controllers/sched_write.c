@@ -131,6 +131,7 @@ void gt_schedc_say(struct pass_ctx *c, const json_t *pod, const char *msg)
 {
 	const char *cur = NULL;
 	const json_t *cond;
+	char key[600];
 	size_t i;
 
 	json_array_foreach(gt_json_path(pod, "status.conditions"), i, cond)
@@ -138,6 +139,12 @@ void gt_schedc_say(struct pass_ctx *c, const json_t *pod, const char *msg)
 			cur = gt_json_str(cond, "message");
 	if (cur && !strcmp(cur, msg))
 		return; /* said already */
+	/* queued already (its write has not come back through the events yet) */
+	snprintf(key, sizeof(key), "core/pods/%s/%s", gt_json_str(pod, "metadata.namespace") ?: "",
+		 gt_json_str(pod, "metadata.name") ?: "");
+	if (!strcmp(json_string_value(json_object_get(c->sc->said, key)) ?: "", msg))
+		return;
+	json_object_set_new(c->sc->said, key, json_string(msg));
 	if (c->sc->binder)
 		gt_schedc_binder_add(c->sc->binder, "", pod, NULL, msg);
 	else

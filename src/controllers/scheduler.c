@@ -54,6 +54,26 @@ const char *gt_schedc_gang_of(const json_t *pod)
 						 GT_SCHED_GANG_LABEL));
 }
 
+bool gt_schedc_gang_key(const json_t *pod, char *out, size_t n)
+{
+	const char *gang = gt_schedc_gang_of(pod);
+
+	if (!gang)
+		return false;
+	snprintf(out, n, "%s/%s", gt_json_str(pod, "metadata.namespace") ?: "", gang);
+	return true;
+}
+
+/* Counts an accounted member of a gang in (delta 1) or out (-1). */
+static void gang_count(struct gt_scheduler *sc, const json_t *pod, int delta)
+{
+	char gk[600];
+
+	if (gt_schedc_gang_key(pod, gk, sizeof(gk)))
+		json_object_set_new(sc->gang_bound, gk, json_integer(
+			json_integer_value(json_object_get(sc->gang_bound, gk)) + delta));
+}
+
 void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod)
 {
 	json_t *old = json_object_get(sc->pods, key);
@@ -79,13 +99,16 @@ void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod)
 	}
 	if (accounted(old)) {
 		gt_sched_del_pod(sc->s, old);
+		gang_count(sc, old, -1);
 		if (!accounted(pod))
 			sc->epoch++; /* room freed */
 	}
 	if (pod) {
 		json_object_set(sc->pods, key, (json_t *)pod);
-		if (accounted(pod))
+		if (accounted(pod)) {
 			gt_sched_add_pod(sc->s, pod);
+			gang_count(sc, pod, 1);
+		}
 		if (pending(pod) && !as)
 			json_object_set(sc->pending, key, (json_t *)pod);
 	} else {
@@ -94,6 +117,7 @@ void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod)
 	if (!pod || !pending(pod)) {
 		json_object_del(sc->pending, key);
 		json_object_del(sc->failed, key);
+		json_object_del(sc->said, key);
 	}
 	json_decref(old);
 }
@@ -108,6 +132,8 @@ static void resync(struct gt_scheduler *sc)
 	json_object_clear(sc->pending);
 	json_object_clear(sc->failed);
 	json_object_clear(sc->assumed); /* the new snapshot has none */
+	json_object_clear(sc->gang_bound);
+	json_object_clear(sc->said);
 	gt_objlist_load(sc->api, "core/nodes/", &nodes);
 	gt_objlist_load(sc->api, "core/pods/", &pods);
 	for (size_t i = 0; i < nodes.n; i++)
@@ -439,6 +465,8 @@ static struct gt_scheduler *sched_new(struct gt_api *api, const struct gt_sched_
 	sc->failed = json_object();
 	sc->gangs = json_object();
 	sc->assumed = json_object();
+	sc->gang_bound = json_object();
+	sc->said = json_object();
 	podgroup_prefix(sc);
 	return sc;
 }
@@ -451,6 +479,8 @@ static void sched_free(struct gt_scheduler *sc)
 	json_decref(sc->failed);
 	json_decref(sc->gangs);
 	json_decref(sc->assumed);
+	json_decref(sc->gang_bound);
+	json_decref(sc->said);
 	free(sc);
 }
 
