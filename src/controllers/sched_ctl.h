@@ -42,12 +42,21 @@ struct pass_ctx {
 	int binds;
 };
 
-/* scheduler.c */
+/* sched_cache.c */
 /* Records pod (NULL: gone) under key in the cache and the snapshot. */
 void gt_schedc_put(struct gt_scheduler *sc, const char *key, const json_t *pod);
+/* Lists nodes and pods into a new snapshot (after the watch (re)opened). */
+void gt_schedc_resync(struct gt_scheduler *sc);
+/* The loop's hooks. */
+bool gt_schedc_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+void gt_schedc_opened(void *ctx);
+/* Whether a pod waits for this scheduler to place it. */
+bool gt_schedc_pending(const json_t *pod);
 const char *gt_schedc_gang_of(const json_t *pod);
 /* "ns/gang" of a pod in a gang into out; false for a pod in none. */
 bool gt_schedc_gang_key(const json_t *pod, char *out, size_t n);
+
+/* scheduler.c */
 const json_t *gt_schedc_find_named(const struct gt_objlist *l, const char *ns, const char *name);
 /* A node for p (NULL with c->why set). */
 const char *gt_schedc_place(struct pass_ctx *c, const json_t *p, json_t **terms);
