@@ -189,8 +189,8 @@ def test_high_priority_gang_preempts_whole_low_gang(sim):
     """Three 4-GPU nodes full with a low-priority gang of 3; a high-priority
     gang of 2 needs two nodes: the whole low gang is evicted (its third
     member too: never half a gang), each victim with DisruptionTarget
-    (PreemptionByScheduler) and a Preempted event, and the high gang binds
-    and runs."""
+    (PreemptionByScheduler) and a Preempted event, the preemptors get
+    status.nominatedNodeName, and the high gang binds and runs."""
     srv = sim.srv
     sim.start(3, "--sim-gpus", "4")
     for name, value in (("low", 100), ("high", 1000)):
@@ -233,13 +233,18 @@ def test_high_priority_gang_preempts_whole_low_gang(sim):
     uids = {e["involvedObject"]["uid"] for e in evs if e["reason"] == "Preempted"}
     assert uids == set(low_uids.values())
     assert len({node_of(srv, ns, m) for m in high}) == 2
+    # the members that needed the room were nominated to a node first
+    nominated = [pod(srv, ns, m)["status"].get("nominatedNodeName") for m in high]
+    assert any(n in ("sim-0", "sim-1", "sim-2") for n in nominated), nominated
     out = srv.kubectl("1.20", "get", "events", "-n", ns).stdout
     assert "Preempted" in out, out
 
 
 def test_preemption_policy_never_waits(sim):
     """A high-priority pod with preemptionPolicy Never does not evict a
-    lower one: it stays Pending with the resource reason."""
+    lower one: it stays Pending with the resource reason; one of the same
+    priority that may preempt evicts it (a Preempted event naming the
+    preemptor), is nominated to the node and runs there."""
     srv = sim.srv
     sim.start(1, "--sim-gpus", "4")
     srv.create("/apis/scheduling.k8s.io/v1/priorityclasses", {
@@ -253,6 +258,18 @@ def test_preemption_policy_never_waits(sim):
     assert msg == "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.", msg
     assert pod(srv, ns, "polite")["spec"]["preemptionPolicy"] == "Never"
     assert running(srv, ns, "low")["metadata"].get("deletionTimestamp") is None
+    # the same priority that may preempt: low goes, the new pod runs there
+    srv.request("DELETE", "/api/v1/namespaces/%s/pods/polite" % ns, {"gracePeriodSeconds": 0})
+    srv.create("/apis/scheduling.k8s.io/v1/priorityclasses", {
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": "urgent"}, "value": 1000})
+    srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("urgent", 4, priorityClassName="urgent"))
+    assert srv.wait_gone("/api/v1/namespaces/%s/pods/low" % ns, 30)
+    p = running(srv, ns, "urgent")
+    assert p["spec"]["nodeName"] == "sim-0" and p["status"]["nominatedNodeName"] == "sim-0", p
+    evs = srv.get("/api/v1/namespaces/%s/events" % ns)["items"]
+    assert [e["message"] for e in evs if e["reason"] == "Preempted"] == [
+        "Preempted by pod %s on node sim-0" % p["metadata"]["uid"]], evs
 
 
 def test_topology_spread_across_zones(sim):
