@@ -149,6 +149,10 @@ int gt_cmd_agent(int argc, char **argv)
 				fprintf(stderr, "gantry agent: invalid number \"%s\"\n", optarg);
 				return 2;
 			}
+			if (c == 1000 && v < 1) {
+				fprintf(stderr, "gantry agent: --simulate: at least 1 node\n");
+				return 2;
+			}
 			*dst[c - 1000] = (int)v;
 			break;
 		}
