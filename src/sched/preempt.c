@@ -10,6 +10,7 @@
  */
 #include "sched/sched_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,36 @@ static bool gang_members(struct gt_sched *s, const json_t *pod, int64_t prio,
 	return ok;
 }
 
+static void count_member(const json_t *m, void *arg);
+
+/*
+ * Whether pod's gang may go (gang_members), and how many members it has and
+ * the sum of their priorities, worked out once per preemption (memo: a JSON
+ * object "ns/gang" -> [ok, count, sum]): every node may hold a member.
+ */
+static bool gang_info(struct gt_sched *s, json_t *memo, const json_t *pod, int64_t prio,
+		      struct cost *c)
+{
+	char key[600];
+	json_t *e;
+
+	snprintf(key, sizeof(key), "%s/%s", gt_json_str(pod, "metadata.namespace") ?: "default",
+		 gang_of(pod));
+	e = json_object_get(memo, key);
+	if (!e) {
+		struct cost gc = { 0 };
+		bool ok = gang_members(s, pod, prio, count_member, &gc);
+
+		e = json_pack("[b,I,I]", ok, (json_int_t)gc.count, (json_int_t)gc.sum);
+		json_object_set_new(memo, key, e);
+	}
+	if (c) {
+		c->count += (size_t)json_integer_value(json_array_get(e, 1));
+		c->sum += json_integer_value(json_array_get(e, 2));
+	}
+	return json_is_true(json_array_get(e, 0));
+}
+
 static void add_unit(struct unit **us, size_t *nu, size_t *cu, const json_t *p, bool gang)
 {
 	for (size_t i = 0; gang && i < *nu; i++)
@@ -108,8 +139,9 @@ static void append_member(const json_t *m, void *arg)
 }
 
 /* The victims on nd (units marked), or false when removing them cannot help. */
-static bool node_victims(struct gt_sched *s, struct node *nd, const struct pick *pk,
-			 int64_t prio, struct unit **us, size_t *nu, size_t *cu, struct cost *c)
+static bool node_victims(struct gt_sched *s, json_t *memo, struct node *nd,
+			 const struct pick *pk, int64_t prio, struct unit **us, size_t *nu,
+			 size_t *cu, struct cost *c)
 {
 	const json_t **local;
 	size_t nlocal = nd->npods;
@@ -124,7 +156,7 @@ static bool node_victims(struct gt_sched *s, struct node *nd, const struct pick 
 
 		if (gt_sched_priority(p) >= prio || gt_sched_terminating(p))
 			continue;
-		if (gang_of(p) && !gang_members(s, p, prio, NULL, NULL))
+		if (gang_of(p) && !gang_info(s, memo, p, prio, NULL))
 			continue; /* part of its gang may not go: none of it goes */
 		add_unit(us, nu, cu, p, gang_of(p) != NULL);
 	}
@@ -162,7 +194,7 @@ static bool node_victims(struct gt_sched *s, struct node *nd, const struct pick 
 		if (u->prio > c->top || !c->count)
 			c->top = u->prio;
 		if (u->gang)
-			gang_members(s, u->pod, prio, count_member, c);
+			gang_info(s, memo, u->pod, prio, c);
 		else
 			count_member(u->pod, c);
 	}
@@ -187,16 +219,18 @@ int gt_sched_preempt(struct gt_sched *s, const json_t *pod, const json_t *volume
 	struct node *best = NULL;
 	struct cost best_cost = { 0 };
 	struct pick pk;
+	json_t *memo;
 
 	if (!strcmp(gt_json_str(pod, "spec.preemptionPolicy") ?: "", "Never"))
 		return -EPERM;
+	memo = json_object();
 	gt_sched_pick_init(&pk, pod, volume_terms);
 	gt_sched_spread_init(s, &pk);
 	for (size_t i = 0; i < s->n; i++) {
 		struct node *nd = &s->nodes[i];
 		struct cost c;
 
-		if (!nd->obj || !node_victims(s, nd, &pk, prio, &us, &nu, &cu, &c))
+		if (!nd->obj || !node_victims(s, memo, nd, &pk, prio, &us, &nu, &cu, &c))
 			continue;
 		if (!best || cheaper(&c, &best_cost)) {
 			struct unit *t = best_us;
@@ -212,6 +246,7 @@ int gt_sched_preempt(struct gt_sched *s, const json_t *pod, const json_t *volume
 		}
 	}
 	gt_sched_pick_release(&pk);
+	json_decref(memo);
 	for (size_t i = 0; best && i < best_nu; i++) {
 		if (!best_us[i].victim)
 			continue;
