@@ -368,3 +368,32 @@ def test_bad_spread_constraints_refused(sim):
     }, causes
     assert "can only use minDomains if whenUnsatisfiable=DoNotSchedule" in r.json()["message"]
     assert srv.request("GET", "/api/v1/namespaces/%s/pods/bad" % ns).status == 404
+
+
+@pytest.mark.parametrize("policy", [None, "gpu=LeastAllocated"])
+def test_gpu_scoring_policy(new_server, policy):
+    """GPUs are bin-packed by default (the second 1-GPU pod joins the
+    first's node) and spread with --scheduler-policy gpu=LeastAllocated."""
+    srv = new_server(*(("--scheduler-policy", policy) if policy else ()))
+    sims = Sims(srv)
+    try:
+        sims.start(2, "--sim-gpus", "4")
+        ns = srv.make_ns("sim-policy")
+        srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("one", 1))
+        first = running(srv, ns, "one")["spec"]["nodeName"]
+        srv.create("/api/v1/namespaces/%s/pods" % ns, gpu_pod("two", 1))
+        second = running(srv, ns, "two")["spec"]["nodeName"]
+        assert (second != first) == bool(policy), (policy, first, second)
+    finally:
+        sims.stop()
+
+
+def test_bad_scheduler_policy_refused(new_server):
+    """A bad --scheduler-policy stops the server at start, naming the item."""
+    srv = new_server("--scheduler-policy", "gpu=Sideways", start=False)
+    p = subprocess.run([srv.bin, "server", "--data-dir", srv.data_dir, "--port", "0",
+                        "--scheduler-policy", "gpu=Sideways"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2, p
+    assert "--scheduler-policy: scheduler policy: gpu: MostAllocated or LeastAllocated, " \
+        "not \"Sideways\"" in p.stderr, p.stderr
