@@ -115,6 +115,8 @@ int bt_cmd_list(const struct bt_target *t, int argc, char **argv);
 int bt_cmd_fanout(const struct bt_target *t, int argc, char **argv);
 /* Pods bound to a node agent: created -> Running as a watcher sees it. */
 int bt_cmd_pods(const struct bt_target *t, int argc, char **argv);
+/* The scheduler: pods created -> bound on simulated nodes, and a gang (sched.c). */
+int bt_cmd_sched(const struct bt_target *t, int argc, char **argv);
 
 /* "--flag value" lookup over argv; returns def when absent. */
 const char *bt_opt(int argc, char **argv, const char *flag, const char *def);

@@ -29,6 +29,9 @@ static const struct {
 	  "--node NAME [--n 100] [--mode seq|burst] [--image host] [--pull POLICY] [--ns NS]\n"
 	  "          [--prefix P] [--conns 4] [--grace 1] [--timeout 60] [--delete 0|1]\n"
 	  "          [--pid AGENT_PID] [--tag T] [--trace FILE]" },
+	{ "sched", bt_cmd_sched,
+	  "[--n 50000] [--gang 1000] [--conns 8] [--ns NS] [--cpu 100m] [--memory 128Mi]\n"
+	  "          [--pid SERVER_PID] [--timeout 600]" },
 };
 
 static void usage(void)

@@ -6,12 +6,13 @@ For the node agent it also reads the per-pod traces of gantry-bench pods and
 the `perf script` output of the sched process tracepoints recorded meanwhile,
 and splits each pod's start into its steps (where the time goes).
 
-With --section interactive (a run of that part alone) only that part's
-section and its rows of the targets table are replaced in DOC, between the
-section's own markers; the other parts' results stay as they were.
+With --section interactive or --section sched (a run of that part alone)
+only that part's section and its rows of the targets table are replaced in
+DOC, between the section's own markers; the other parts' results stay as
+they were.
 
 usage: report.py RESULTS [DOC]
-       report.py --section interactive RESULTS DOC
+       report.py --section interactive|sched RESULTS DOC
 """
 import os
 import re
@@ -28,6 +29,11 @@ TARGET_POD_P99_MS = 500.0  # and p99
 TARGET_AGENT_MB = 20.0     # agent RSS, idle
 TARGET_PF_RATIO = 0.5      # gantry port-forward throughput / direct loopback
 K3S_AGENT_MB = 275         # k3s's published agent RSS (a reference, not measured here)
+TARGET_SCHED_PODS_S = 1000.0  # pods scheduled (bound) per second at 5,000 nodes, 2 cores
+TARGET_GANG_MS = 1000.0       # a 1,000-pod gang fully bound
+# kube-scheduler's own scheduler_perf CI floor at 5,000 nodes (SchedulingBasic,
+# test/integration/scheduler_perf thresholds), on larger CI machines
+KUBE_SCHED_FLOOR = "680-810"
 
 
 API_BENCHES = ("create", "rate", "list", "fill", "fanout", "fanout_setup")
@@ -102,6 +108,8 @@ def report(results, meta):
         parts.append(f"agent part {meta['elapsed_agent_s']} s")
     if meta.get("elapsed_interactive_s"):
         parts.append(f"port-forward and exec part {meta['elapsed_interactive_s']} s")
+    if meta.get("elapsed_sched_s"):
+        parts.append(f"scheduler part {meta['elapsed_sched_s']} s")
     etcd = f", etcd {meta['etcd']}" if meta.get("etcd") else ""
     w(f"Run of {meta.get('date', '?')} on {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')}); "
       f"{meta.get('gantry', 'gantry ?')} at {meta.get('commit', '?')}{etcd}; "
@@ -115,6 +123,11 @@ def report(results, meta):
         api_report(results, meta, w, targets)
     if any(k.startswith("agent_") for k in meta["_all"]) or pick(results, bench="pods"):
         agent_report(results, meta, w, targets)
+    if has_sched(results, meta):
+        w(SECTION_BEGIN.format("sched"))
+        sched_report(results, meta, w, targets)
+        w(SECTION_END.format("sched"))
+        w("")
     if has_interactive(results, meta):
         w(SECTION_BEGIN.format("interactive"))
         interactive_report(results, meta, w, targets)
@@ -802,6 +815,70 @@ def interactive_report(results, meta, w, targets):
                        f"{'met' if ok else 'MISSED'} |")
 
 
+def has_sched(results, meta):
+    return any(k.startswith("sched_") for k in meta["_all"]) or bool(pick(results, bench="sched"))
+
+
+def sched_report(results, meta, w, targets):
+    cfg = kvs(meta.get("sched_config", ""))
+    w("### Scheduler: simulated nodes")
+    w("")
+    if meta.get("sched_skip"):
+        w(f"Skipped: {meta['sched_skip']}")
+        w("")
+        return
+    w(f"`gantry server --no-agent` and `gantry agent --simulate {cfg.get('nodes', '?')}` "
+      f"(`{cfg.get('sim', '').replace('_', ' ')}`) on the same machine, both on loopback; "
+      f"{cfg.get('nodes', '?')} hollow nodes Ready in {meta.get('sched_nodes_ready_s', '?')} s; "
+      f"server RSS with the nodes registered and no pods: {mb(meta.get('sched_rss_nodes_kb', 0))} MB. "
+      f"`gantry-bench sched` creates {cfg.get('pods', '?')} bare pods (requests "
+      f"{cfg.get('cpu', '?')} cpu, {cfg.get('memory', '?')} memory; no controller) over "
+      f"{cfg.get('conns', '?')} connections as fast as they go, then a PodGroup with minMember "
+      f"{cfg.get('gang', '?')} and its {cfg.get('gang', '?')} pods. A pod counts as bound when a "
+      f"watch on the namespace sees spec.nodeName set.")
+    w("")
+    w("| pods | bound | created in s | created -> last bound s | pods/s (binding included) | "
+      "p50 / p90 / p99 / max ms, create -> bound | server CPU us per pod: all / scheduler thread "
+      "/ its writers | server RSS MB, all bound |")
+    w("|---:|---:|---:|---:|---:|---|---|---:|")
+    rows = pick(results, bench="sched")
+    for r in rows:
+        w(f"| {r['n']} | {r['bound']} | {fnum(r['create_s'])} | {fnum(r['span_s'])} | "
+          f"{fnum(r['pods_per_s'])} | {fnum(r['p50_ms'])} / {fnum(r['p90_ms'])} / "
+          f"{fnum(r['p99_ms'])} / {fnum(r['max_ms'])} | {fnum(r['server_cpu_us_per_pod'], '{:.0f}')} / "
+          f"{fnum(r.get('sched_thread_cpu_us_per_pod'), '{:.0f}')} / "
+          f"{fnum(r.get('sched_writers_cpu_us_per_pod'), '{:.0f}')} | "
+          f"{mb(r['server_rss_kb'])} |")
+    w("")
+    for r in rows:
+        if int(r.get("gang", 0)):
+            w(f"Gang: PodGroup minMember {r['gang']}, {r['gang_bound']}/{r['gang']} bound; "
+              f"its pods created in {fnum(r['gang_create_ms'])} ms; from the last member's "
+              f"create to the last binding {fnum(r['gang_complete_to_bound_ms'])} ms "
+              f"({fnum(r['gang_first_post_to_bound_ms'])} ms from the first member's).")
+            w("")
+    w(f"There is no kube-scheduler on this machine to run beside it. kube-scheduler's own CI "
+      f"floor (scheduler_perf, SchedulingBasic at 5,000 nodes) is {KUBE_SCHED_FLOOR} pods/s on "
+      f"larger machines. The simulator's pod status writes (Running) share the server with the "
+      f"scheduling; it was at {meta.get('sched_sim_cpu_s', '?')} s CPU and "
+      f"{mb(meta.get('sched_sim_rss_kb', 0))} MB RSS at the end.")
+    w("")
+    if rows:
+        r = rows[-1]
+        ps = float(r["pods_per_s"])
+        targets.append(f"| >= {TARGET_SCHED_PODS_S:.0f} pods/s scheduled, binding included, "
+                       f"{cfg.get('nodes', '?')} simulated nodes, 2 cores | {ps:.0f} pods/s "
+                       f"({r['n']} pods; p99 create -> bound {fnum(r['p99_ms'])} ms; "
+                       f"kube-scheduler CI floor {KUBE_SCHED_FLOOR}) | "
+                       f"{'met' if ps >= TARGET_SCHED_PODS_S else 'MISSED'} |")
+        if int(r.get("gang", 0)):
+            g = float(r["gang_complete_to_bound_ms"])
+            ok = g <= TARGET_GANG_MS and r["gang_bound"] == r["gang"]
+            targets.append(f"| {r['gang']}-pod gang bound in <= {TARGET_GANG_MS / 1000:.0f} s | "
+                           f"{g:.0f} ms from the gang complete to its last binding | "
+                           f"{'met' if ok else 'MISSED'} |")
+
+
 def splice_section(doc, name, text):
     """Replaces the results of part NAME in DOC with those in text (a whole
     report of a run of that part alone): its marked section, and its rows of
@@ -847,15 +924,15 @@ def splice_section(doc, name, text):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--section" and sys.argv[2] == "interactive":
+    if len(sys.argv) == 5 and sys.argv[1] == "--section" and sys.argv[2] in ("interactive", "sched"):
+        part = sys.argv[2]
         results, meta = parse(sys.argv[3])
         text = report(results, meta)
         sys.stdout.write(text)
-        if not has_interactive(results, meta):
-            sys.exit("report.py: no results of the interactive part to write")
-        splice_section(sys.argv[4], "interactive", text)
-        print(f"run-bench: the interactive part's results written to {sys.argv[4]}",
-              file=sys.stderr)
+        if not (has_interactive if part == "interactive" else has_sched)(results, meta):
+            sys.exit(f"report.py: no results of the {part} part to write")
+        splice_section(sys.argv[4], part, text)
+        print(f"run-bench: the {part} part's results written to {sys.argv[4]}", file=sys.stderr)
         return
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)

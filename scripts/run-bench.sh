@@ -18,12 +18,20 @@
 # `gantry port-forward` and kubectl 1.33/1.20; exec through `gantry exec`,
 # kubectl, `runc exec` and `nsenter`.  Every process, pod,
 # container, network namespace, bridge and file it made is removed on exit,
-# failure or Ctrl-C.  What is measured and why: docs/benchmarks.md.
+# failure or Ctrl-C.  Scheduler part: a fresh `gantry server --no-agent` and `gantry agent
+# --simulate N` hollow nodes, driven by `gantry-bench sched` (pods created ->
+# bound, a PodGroup gang, server RSS).  What is measured and why:
+# docs/benchmarks.md.
 #
 # Environment knobs (defaults in brackets):
-#   BENCH_PARTS ["api agent interactive"] which parts to run; a partial run
-#                          only prints, except that one with interactive
-#                          rewrites that part's section of the doc
+#   BENCH_PARTS ["api agent interactive sched"] which parts to run; a
+#                          partial run only prints, except that one with
+#                          interactive or sched rewrites that part's section
+#                          of the doc
+#   BENCH_SCHED_NODES [5000] simulated nodes of the scheduler part
+#   BENCH_SCHED_PODS [50000] pods it schedules
+#   BENCH_SCHED_GANG [1000]  minMember of its gang (0: none)
+#   BENCH_SCHED_SIM ["--sim-gpus 8 --sim-heartbeat-s 60 --sim-qps 200"] simulator flags
 #   BENCH_DIR [/dev/shm]   where the temp dir with the data dirs goes
 #   BENCH_SECS [3]         seconds per closed-loop create point
 #   BENCH_REPS [3]         repetitions of each create point (alternating targets)
@@ -43,7 +51,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-PARTS=" ${BENCH_PARTS:-api agent interactive} "
+PARTS=" ${BENCH_PARTS:-api agent interactive sched} "
 SECS=${BENCH_SECS:-3}
 REPS=${BENCH_REPS:-3}
 RATE_SECS=${BENCH_RATE_SECS:-10}
@@ -55,6 +63,10 @@ PF_REPS=${BENCH_PF_REPS:-3}
 PF_TIMEOUT=${BENCH_PF_TIMEOUT:-20}
 EXEC_REPS=${BENCH_EXEC_REPS:-50}
 ECHO_REPS=${BENCH_ECHO_REPS:-100}
+SCHED_NODES=${BENCH_SCHED_NODES:-5000}
+SCHED_PODS=${BENCH_SCHED_PODS:-50000}
+SCHED_GANG=${BENCH_SCHED_GANG:-1000}
+SCHED_SIM=${BENCH_SCHED_SIM:---sim-gpus 8 --sim-heartbeat-s 60 --sim-qps 200}
 base_dir=${BENCH_DIR:-/dev/shm}
 [ -d "$base_dir" ] && [ -w "$base_dir" ] || base_dir=${TMPDIR:-/tmp}
 
@@ -111,6 +123,8 @@ gantry_pid=; etcd_pid=
 asrv_pid=; agent_pid=; perf_pid=; agent_roots=(); made_bridge=
 # interactive part: the port-forward clients and the host's stream server
 ia_pids=()
+# scheduler part: the simulator
+sim_pid=
 NODE=benchnode; BRIDGE=gtbench0; SUBNET=10.77.0.0/24
 stop_pid() { # stop_pid PID [SIGNAL]: signal, wait up to 10 s, then SIGKILL
   local pid=$1 sig=${2:-TERM} _
@@ -161,6 +175,7 @@ cleanup() {
   trap - EXIT INT TERM
   local p
   for p in "${ia_pids[@]}"; do stop_pid "$p"; done
+  stop_pid "$sim_pid"
   agent_down
   stop_pid "$gantry_pid"
   stop_pid "$etcd_pid"
@@ -720,6 +735,57 @@ print(c[0]["id"], c[0]["pid"]) if len(c) == 1 else print("", "")') || true
   agent_down
 }
 
+# --- scheduler: simulated nodes ---------------------------------------------------
+sched_skip() { meta "sched_skip $*"; echo "run-bench: scheduler benchmark skipped: $*" >&2; }
+
+# Nodes with Ready=True, by the API ('' when unknown).
+sched_ready_nodes() {
+  curl -sS --cacert "$adir/ca.pem" -H "Authorization: Bearer $ATOKEN" "$AURL/api/v1/nodes" 2>/dev/null |
+    python3 -c "import json,sys
+try:
+    print(sum(1 for n in json.load(sys.stdin)['items'] if any(c['type'] == 'Ready' and c['status'] == 'True' for c in n.get('status', {}).get('conditions', []))))
+except Exception:
+    print('')" 2>/dev/null || true
+}
+
+sched_bench() {
+  local t0 got _ out rc=0
+  adir=$tmp/sched
+  mkdir -p "$adir"
+  asrv_start sched bench-sched
+  t0=$(date +%s%N)
+  # shellcheck disable=SC2086
+  "$GANTRY_BIN" agent --kubeconfig "$adir/srv/admin.kubeconfig" --simulate "$SCHED_NODES" \
+    $SCHED_SIM --log-level warn >"$adir/sim.log" 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 1 600); do
+    got=$(sched_ready_nodes)
+    [ "$got" = "$SCHED_NODES" ] && break
+    kill -0 "$sim_pid" 2>/dev/null || { tail -20 "$adir/sim.log" >&2; sched_skip "the simulator died"; agent_down; return 0; }
+    sleep 0.5
+  done
+  if [ "$got" != "$SCHED_NODES" ]; then
+    sched_skip "only ${got:-?} of $SCHED_NODES simulated nodes Ready after 300 s"
+    stop_pid "$sim_pid"; sim_pid=; agent_down
+    return 0
+  fi
+  meta "sched_nodes_ready_s $(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')"
+  sleep 2
+  meta "sched_rss_nodes_kb $(rss_kb "$asrv_pid")"
+  meta "sched_config nodes=$SCHED_NODES pods=$SCHED_PODS gang=$SCHED_GANG conns=8 cpu=100m memory=128Mi sim=${SCHED_SIM// /_}"
+  echo "run-bench: scheduler: $SCHED_PODS pods on $SCHED_NODES simulated nodes, then a $SCHED_GANG-pod gang" >&2
+  out=$("$BENCH" sched --target gantry --url "$AURL" --cacert "$adir/ca.pem" --token "$ATOKEN" \
+    --ns bench-sched --n "$SCHED_PODS" --gang "$SCHED_GANG" --conns 8 --cpu 100m --memory 128Mi \
+    --pid "$asrv_pid" --timeout 600) || rc=$?
+  echo "$out" | grep '^RESULT ' >>"$results" || true
+  [ $rc -eq 0 ] || echo "run-bench: scheduler: gantry-bench sched exited $rc" >&2
+  meta "sched_sim_rss_kb $(rss_kb "$sim_pid")"
+  meta "sched_sim_cpu_s $(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$sim_pid/stat" 2>/dev/null || echo '?')"
+  kill -0 "$asrv_pid" 2>/dev/null || { tail -30 "$adir/server.log" >&2; die "gantry server died (scheduler part)"; }
+  stop_pid "$sim_pid"; sim_pid=
+  agent_down
+}
+
 # --- run ------------------------------------------------------------------------
 # The source measured, read before the run (the tree may move meanwhile);
 # GANTRY_REV names the source of a GANTRY_BIN built elsewhere.
@@ -741,6 +807,11 @@ if want interactive; then
   interactive_bench
   meta "elapsed_interactive_s $(( $(date +%s) - ia_t0 ))"
 fi
+if want sched; then
+  sched_t0=$(date +%s)
+  sched_bench
+  meta "elapsed_sched_s $(( $(date +%s) - sched_t0 ))"
+fi
 meta "elapsed_s $(( $(date +%s) - start ))"
 
 meta "load_end $(cut -d' ' -f1 /proc/loadavg)"
@@ -759,7 +830,12 @@ meta "parts$PARTS"
 cp "$results" build/bench/last-results.txt
 doc=docs/benchmarks.md
 [ "${BENCH_NO_DOC:-}" = 1 ] && doc=
-if [ -n "$doc" ] && { ! want api || ! want agent || ! want interactive; }; then
+if [ -n "$doc" ] && { ! want api || ! want agent || ! want interactive || ! want sched; }; then
+  if want sched && ! want interactive; then
+    echo "run-bench: BENCH_PARTS=\"${BENCH_PARTS:-}\" is a partial run: only the scheduler section of $doc is rewritten" >&2
+    python3 bench/report.py --section sched "$results" "$doc"
+    exit
+  fi
   if want interactive; then
     # its own marked section of the Results (and its target rows) only
     echo "run-bench: BENCH_PARTS=\"${BENCH_PARTS:-}\" is a partial run: only the port-forward and exec section of $doc is rewritten" >&2

@@ -119,6 +119,9 @@ void gt_vld_report(struct gt_vld *v, const char *field, const char *s,
 /* Joins messages with "," (CRD style) into out. */
 void gt_vld_join(const struct gt_vld_msgs *m, char *out, size_t n);
 
+/* spec.topologySpreadConstraints (validate_spread.c). */
+void gt_vld_spread(struct gt_vld *v, const json_t *list, const char *base);
+
 /* How metadata.name is checked. */
 enum gt_vld_name {
 	GT_NAME_SUBDOMAIN = 0,

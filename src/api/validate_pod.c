@@ -616,6 +616,8 @@ void gt_vld_podspec(struct gt_vld *v, const json_t *spec, const char *path, unsi
 	if ((s = gt_vld_str(spec, "subdomain")) && *s)
 		dns_label(v, gt_vld_path(p, "%s.subdomain", path), s);
 	tolerations(v, gt_vld_get(spec, "tolerations"), gt_vld_path(p, "%s.tolerations", path));
+	gt_vld_spread(v, gt_vld_get(spec, "topologySpreadConstraints"),
+		      gt_vld_path(p, "%s.topologySpreadConstraints", path));
 	if ((s = gt_vld_str(spec, "priorityClassName")) && *s)
 		subdomain(v, gt_vld_path(p, "%s.priorityClassName", path), s);
 	if ((s = gt_vld_str(spec, "schedulerName")) && *s)

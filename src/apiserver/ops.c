@@ -427,7 +427,7 @@ static json_t *merge_for_update(const struct gt_resource *r, const json_t *cur, 
 		else
 			json_object_del(nmeta, keep[i]);
 	}
-	if (r->subresources & GT_SUB_STATUS) {
+	if ((r->subresources & GT_SUB_STATUS) && part != GT_PART_ALL) {
 		json_t *st = json_object_get(cur, "status");
 
 		if (st)
@@ -852,6 +852,14 @@ static int set_scheduled(json_t *obj, void *arg, struct gt_err *err)
 	return 0;
 }
 
+/* spec.nodeName and PodScheduled=True in one write, as Kubernetes' binding does. */
+static int bind_and_schedule(json_t *obj, void *arg, struct gt_err *err)
+{
+	int rc = bind_pod(obj, arg, err);
+
+	return rc < 0 ? rc : set_scheduled(obj, NULL, err);
+}
+
 int gt_api_bind(struct gt_api *api, const char *ns, const char *name, const char *node,
 		struct gt_obj **out, struct gt_err *err)
 {
@@ -859,12 +867,8 @@ int gt_api_bind(struct gt_api *api, const char *ns, const char *name, const char
 	struct gt_obj *o = NULL;
 	int rc;
 
-	rc = gt_api_modify(api, r, ns, name, GT_PART_MAIN, bind_pod, (void *)node, NULL, &o, err);
-	if (rc < 0)
-		return rc;
-	gt_obj_unref(o);
-	o = NULL;
-	rc = gt_api_modify(api, r, ns, name, GT_PART_STATUS, set_scheduled, NULL, NULL, &o, err);
+	rc = gt_api_modify(api, r, ns, name, GT_PART_ALL, bind_and_schedule, (void *)node, NULL,
+			   &o, err);
 	if (rc < 0)
 		return rc;
 	if (out)

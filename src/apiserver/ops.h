@@ -19,7 +19,8 @@
 
 struct gt_api;
 
-enum gt_part { GT_PART_MAIN, GT_PART_STATUS };
+/* What an update writes: all but status, status only, or both (in-process writers). */
+enum gt_part { GT_PART_MAIN, GT_PART_STATUS, GT_PART_ALL };
 
 struct gt_write_opts {
 	bool dry_run;

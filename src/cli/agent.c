@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/sim.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "client/client.h"
@@ -43,6 +44,22 @@ static void agent_usage(FILE *f)
 		"  --heartbeat-seconds N   how often the node's Lease is renewed (default 10; the\n"
 		"                          server's --node-monitor-grace-period must be longer)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
+		"\n"
+		"Simulated (hollow) nodes, for scale tests; no containers run:\n"
+		"  --simulate N            register N nodes PREFIX-0..PREFIX-(N-1) that take the pods\n"
+		"                          bound to them and report them Running and Ready, and\n"
+		"                          finish their deletion at once (no runtime or network used)\n"
+		"  --sim-prefix P          node name prefix (default sim)\n"
+		"  --sim-first N           number of the first node (default 0; for a second batch)\n"
+		"  --sim-cpu Q             cpu capacity of each node (default 32)\n"
+		"  --sim-memory Q          memory capacity (default 256Gi)\n"
+		"  --sim-gpus N            nvidia.com/gpu capacity (default 0)\n"
+		"  --sim-pods N            pods capacity (default 110)\n"
+		"  --sim-zones N           label nodes topology.kubernetes.io/zone=zone-(i %% N)\n"
+		"  --sim-labels K=V,...    extra node labels\n"
+		"  --sim-heartbeat-s N     each node's Lease is renewed every N s (default 20)\n"
+		"  --sim-writers N         pod status writer threads (default 4)\n"
+		"  --sim-qps N             at most N pod writes a second (default 0: unpaced)\n"
 		"  -h, --help              show this help\n");
 }
 
@@ -65,6 +82,18 @@ int gt_cmd_agent(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "gpu-dev-dir", required_argument, NULL, 'G' },
 		{ "heartbeat-seconds", required_argument, NULL, 'H' },
+		{ "simulate", required_argument, NULL, 1000 },
+		{ "sim-prefix", required_argument, NULL, 1001 },
+		{ "sim-first", required_argument, NULL, 1002 },
+		{ "sim-cpu", required_argument, NULL, 1003 },
+		{ "sim-memory", required_argument, NULL, 1004 },
+		{ "sim-gpus", required_argument, NULL, 1005 },
+		{ "sim-pods", required_argument, NULL, 1006 },
+		{ "sim-zones", required_argument, NULL, 1007 },
+		{ "sim-labels", required_argument, NULL, 1008 },
+		{ "sim-heartbeat-s", required_argument, NULL, 1009 },
+		{ "sim-writers", required_argument, NULL, 1010 },
+		{ "sim-qps", required_argument, NULL, 1011 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,6 +102,8 @@ int gt_cmd_agent(int argc, char **argv)
 	char host[256] = "", self[PATH_MAX];
 	struct gt_client *client = NULL;
 	struct gt_agent *agent = NULL;
+	struct gt_sim_config sim = { 0 };
+	struct gt_sim *simr = NULL;
 	struct gt_err err;
 	sigset_t set;
 	int c, sig;
@@ -114,6 +145,27 @@ int gt_cmd_agent(int argc, char **argv)
 			else
 				cfg.backoff_max_ms = (int)v;
 			break;
+		case 1001: sim.prefix = optarg; break;
+		case 1003: sim.cpu = optarg; break;
+		case 1004: sim.memory = optarg; break;
+		case 1008: sim.labels = optarg; break;
+		case 1000: case 1002: case 1005: case 1006: case 1007: case 1009: case 1010:
+		case 1011: {
+			int *dst[] = { &sim.nodes, NULL, &sim.first, NULL, NULL, &sim.gpus,
+				       &sim.max_pods, &sim.zones, NULL, &sim.heartbeat_s,
+				       &sim.writers, &sim.qps };
+
+			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > 1000000) {
+				fprintf(stderr, "gantry agent: invalid number \"%s\"\n", optarg);
+				return 2;
+			}
+			if (c == 1000 && v < 1) {
+				fprintf(stderr, "gantry agent: --simulate: at least 1 node\n");
+				return 2;
+			}
+			*dst[c - 1000] = (int)v;
+			break;
+		}
 		case 'l':
 			gt_log_min = !strcmp(optarg, "debug") ? GT_LOG_DEBUG : !strcmp(optarg, "warn") ?
 				     GT_LOG_WARN : !strcmp(optarg, "error") ? GT_LOG_ERROR : GT_LOG_INFO;
@@ -149,13 +201,27 @@ int gt_cmd_agent(int argc, char **argv)
 		self[n > 0 ? n : 0] = '\0';
 		cfg.self_exe = self;
 	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sim.nodes > 0) {
+		sim.client = client;
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		if (gt_sim_start(&sim, &simr, &err) < 0)
+			goto fail;
+		do {
+			if (sigwait(&set, &sig) != 0)
+				break;
+		} while (sig != SIGTERM && sig != SIGINT);
+		gt_sim_stop(simr);
+		gt_client_free(client);
+		return 0;
+	}
 	cfg.client = client;
 	/* the API server presents the same token to the agent's endpoint
 	 * (logs, exec, port-forward): never leave it unauthenticated */
 	cfg.token = token ? token : gt_client_token(client);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (gt_agent_start(&cfg, &agent, &err) < 0)

@@ -23,6 +23,7 @@
 #include "controllers/controllers.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "sched/sched.h"
 #include "store/backend.h"
 
 struct server_opts {
@@ -42,6 +43,7 @@ struct server_opts {
 	size_t max_body;
 	int node_grace_s;
 	int64_t not_ready_tol_s, unreachable_tol_s;
+	const char *sched_policy;
 };
 
 static void usage(FILE *f)
@@ -85,6 +87,12 @@ static void usage(FILE *f)
 		"                          NoExecute tolerations every pod gets unless it has\n"
 		"                          its own: how long its pods stay on a failed node\n"
 		"                          before they are evicted (default 300)\n"
+		"  --scheduler-policy P    the scheduler's scoring, \"key=value,...\": gpu=MostAllocated\n"
+		"                          (bin-pack, default) or LeastAllocated (spread);\n"
+		"                          weights 0..100 least-allocated=1, balanced=1,\n"
+		"                          gpu-weight=5, node-affinity=2, topology-spread=2;\n"
+		"                          percentage-of-nodes-to-score=0 (0: adaptive, as\n"
+		"                          kube-scheduler; 100: every node)\n"
 		"  --watch-history N       events kept for watches to resume from (default 20000)\n"
 		"  --max-request-bytes N   request body limit (default 3145728)\n"
 		"  --log-level LEVEL       debug, info, warn or error (default info)\n"
@@ -118,6 +126,7 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		{ "node-monitor-grace-period", required_argument, NULL, 'g' },
 		{ "default-not-ready-toleration-seconds", required_argument, NULL, 'r' },
 		{ "default-unreachable-toleration-seconds", required_argument, NULL, 'u' },
+		{ "scheduler-policy", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -143,6 +152,18 @@ static int parse(int argc, char **argv, struct server_opts *o)
 		case 'G': o->gpu_dev_dir = optarg; break;
 		case 'B': o->bridge = optarg; break;
 		case 'S': o->subnet = optarg; break;
+		case 'P': {
+			struct gt_sched_policy pol;
+			struct gt_err err;
+
+			gt_err_clear(&err);
+			if (gt_sched_policy_parse(optarg, &pol, &err) < 0) {
+				fprintf(stderr, "gantry server: --scheduler-policy: %s\n", err.msg);
+				return -1;
+			}
+			o->sched_policy = optarg;
+			break;
+		}
 		case 'x':
 		case 'X':
 			if (gt_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX) {
@@ -374,6 +395,7 @@ int gt_cmd_server(int argc, char **argv)
 			.job_backoff_ms = o.job_backoff_ms,
 			.hpa_sync_ms = o.hpa_sync_s * 1000,
 			.node_grace_s = o.node_grace_s,
+			.sched_policy = o.sched_policy,
 		};
 
 		if (gt_controllers_start(api, &ccfg, &ctl, &err) < 0)

@@ -86,7 +86,7 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 	c->nodes.retry_ms = gt_nodelc_period_ms(c->nodes.ctx);
 	c->disruption = (struct gt_loop){ .api = api, .relevant = gt_disruption_relevant,
 					  .pass = gt_disruption_pass, .retry_ms = 5000 };
-	if (gt_scheduler_start(api, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
+	if (gt_scheduler_start(api, cfg ? cfg->sched_policy : NULL, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->sts, err) < 0 ||
 	    gt_loop_start(&c->ds, err) < 0 || gt_loop_start(&c->ptj, err) < 0 ||
 	    gt_loop_start(&c->endpoints, err) < 0 || gt_loop_start(&c->gc, err) < 0 ||

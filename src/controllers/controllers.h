@@ -22,6 +22,7 @@ struct gt_controllers_config {
 
 	int hpa_sync_ms;         /* HPA sync period (0: 15 s) */
 	int node_grace_s;        /* --node-monitor-grace-period (0: 40 s) */
+	const char *sched_policy;/* the scheduler's scoring policy (gt_sched_policy_parse); NULL: defaults */
 };
 
 /* Starts the controllers' threads.  api must outlive them; cfg is copied. */
@@ -124,6 +125,8 @@ struct gt_loop {
 	int (*pass)(struct gt_api *api, void *ctx);
 	void *ctx;
 	int retry_ms;
+	void (*opened)(void *ctx);  /* optional: a watch (re)opened; earlier events are lost */
+	int max_batch_ms;           /* > 0: a due pass waits at most this long for a quiet stream */
 	pthread_t thr;
 	_Atomic bool stop;
 	bool started;
@@ -247,7 +250,8 @@ int gt_disruption_pass(struct gt_api *api, void *ctx);
 
 /* The scheduler (scheduler.c): binds pending pods to nodes. */
 struct gt_scheduler;
-int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_err *err);
+int gt_scheduler_start(struct gt_api *api, const char *policy, struct gt_scheduler **out,
+		       struct gt_err *err);
 void gt_scheduler_stop(struct gt_scheduler *s);
 /* One scheduling pass over every pending pod (exposed for tests); returns bindings made. */
 int gt_scheduler_pass(struct gt_api *api);

@@ -14,7 +14,7 @@ static void *loop_main(void *arg)
 	struct gt_loop *l = arg;
 	struct gt_store *st = gt_api_store(l->api);
 	struct gt_watch *w = NULL;
-	int64_t last = 0;
+	int64_t last = 0, dirty_since = 0;
 	int again = 0;
 	bool dirty = true;
 
@@ -22,14 +22,26 @@ static void *loop_main(void *arg)
 		struct gt_event ev;
 		int r;
 
-		if (!w && gt_store_watch(st, "", gt_store_rev(st), &w, NULL) < 0) {
-			w = NULL;
+		if (!w) {
+			if (gt_store_watch(st, "", gt_store_rev(st), &w, NULL) < 0)
+				w = NULL;
+			else if (l->opened)
+				l->opened(l->ctx); /* events before this one were missed */
 			dirty = true;
 		}
 		/* read what is there; wait only when nothing needs a pass */
-		r = w ? gt_watch_next(w, &ev, dirty ? 0 : 200) : -ETIMEDOUT;
+		/* with max_batch_ms, a busy stream does not hold a due pass back for longer */
+		if (dirty && l->max_batch_ms > 0 && gt_now_ms() - dirty_since >= l->max_batch_ms)
+			r = -ETIMEDOUT;
+		else
+			r = w ? gt_watch_next(w, &ev, dirty ? 0 : 200) : -ETIMEDOUT;
 		if (r == 0) {
-			dirty |= l->relevant(&ev, again > 0, l->ctx);
+			if (!dirty && l->relevant(&ev, again > 0, l->ctx)) {
+				dirty = true;
+				dirty_since = gt_now_ms();
+			} else if (dirty) {
+				l->relevant(&ev, again > 0, l->ctx);
+			}
 			gt_event_release(&ev);
 			/* a steady stream of events must not starve a due retry */
 			if (!(again > 0 && gt_now_ms() - last > l->retry_ms))

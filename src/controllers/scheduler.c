@@ -1,60 +1,30 @@
 /*
  * scheduler.c - the default scheduler's loop: pods without a node whose
  * schedulerName is empty or "default-scheduler" are placed by the algorithm
- * of sched/sched.h on a snapshot of the nodes and the pods bound to them,
- * highest priority first (then oldest), and bound as POST pods/binding
- * would.  A pod that fits nowhere gets PodScheduled=False (reason
- * Unschedulable, the algorithm's message) and a FailedScheduling event
- * when that message changes.
+ * of sched/sched.h and bound as POST pods/binding would, highest priority
+ * first (then oldest).  A pod that fits nowhere gets PodScheduled=False
+ * (reason Unschedulable, the algorithm's message) and a FailedScheduling
+ * event when that message changes; if pods of lower priority are in the
+ * way, they are preempted (sched_write.c) and the pod binds once they are
+ * gone.  Gangs: sched_gang.c.
  *
- * Passes run when a pending pod appears or, while pods wait, when pods,
- * nodes or volumes change (events read until the stream is quiet, then one
- * pass), and every 5 s while pods wait.
+ * The cache (sched_cache.c): the loop's event feed keeps every pod and node
+ * in a long-lived snapshot, so a pass costs only the pending pods, not a
+ * re-list of the cluster; the first pass after the watch (re)opens lists
+ * everything once.  A placed pod is assumed on its node at once and bound
+ * by the writers (sched_bind.c); its bound state comes back as an event.
+ * A pod that did not fit is tried again when room may have appeared (a
+ * node added or changed, a bound pod gone or finished, claims, volumes or
+ * PodGroups changed) and every 5 s while pods wait.
  */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
-#include "controllers/controllers.h"
-#include "sched/sched.h"
+#include "controllers/sched_ctl.h"
 
-struct gt_scheduler {
-	struct gt_loop loop;
-};
-
-static bool pending(const json_t *pod)
-{
-	const char *n = gt_json_str(pod, "spec.nodeName"), *sn = gt_json_str(pod, "spec.schedulerName");
-
-	return (!n || !*n) && (!sn || !*sn || !strcmp(sn, "default-scheduler")) &&
-	       !gt_json_path(pod, "metadata.deletionTimestamp") && !gt_pod_finished(pod);
-}
-
-static int64_t priority(const json_t *pod)
-{
-	int64_t p = 0;
-
-	gt_json_int(pod, "spec.priority", &p);
-	return p;
-}
-
-static int by_priority(const void *a, const void *b)
-{
-	const json_t *x = (*(struct gt_obj *const *)a)->obj, *y = (*(struct gt_obj *const *)b)->obj;
-	int64_t px = priority(x), py = priority(y);
-	int c;
-
-	if (px != py)
-		return px > py ? -1 : 1;
-	c = strcmp(gt_json_str(x, "metadata.creationTimestamp") ?: "",
-		   gt_json_str(y, "metadata.creationTimestamp") ?: "");
-	return c ? c : strcmp((*(struct gt_obj *const *)a)->key, (*(struct gt_obj *const *)b)->key);
-}
-
-static const json_t *find_named(const struct gt_objlist *l, const char *ns, const char *name)
+const json_t *gt_schedc_find_named(const struct gt_objlist *l, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const json_t *o = l->items[i]->obj;
@@ -71,8 +41,7 @@ static const json_t *find_named(const struct gt_objlist *l, const char *ns, cons
  * array of nodeSelectorTerms arrays), or why the pod cannot be placed yet
  * (a missing or unbound claim).
  */
-static int volume_terms(const json_t *pod, const struct gt_objlist *pvcs,
-			const struct gt_objlist *pvs, json_t **terms, struct gt_buf *why)
+static int volume_terms(struct pass_ctx *c, const json_t *pod, json_t **terms)
 {
 	const char *ns = gt_json_str(pod, "metadata.namespace") ?: "default";
 	const json_t *v;
@@ -86,17 +55,17 @@ static int volume_terms(const json_t *pod, const struct gt_objlist *pvcs,
 
 		if (!claim)
 			continue;
-		pvc = find_named(pvcs, ns, claim);
+		pvc = gt_schedc_find_named(&c->pvcs, ns, claim);
 		if (!pvc) {
-			gt_buf_reset(why);
-			gt_buf_addf(why, "persistentvolumeclaim \"%s\" not found", claim);
+			gt_buf_reset(&c->why);
+			gt_buf_addf(&c->why, "persistentvolumeclaim \"%s\" not found", claim);
 			return -ENOENT;
 		}
 		vol = gt_json_str(pvc, "spec.volumeName");
-		pv = vol ? find_named(pvs, "", vol) : NULL;
+		pv = vol ? gt_schedc_find_named(&c->pvs, "", vol) : NULL;
 		if (!pv) {
-			gt_buf_reset(why);
-			gt_buf_adds(why, "pod has unbound immediate PersistentVolumeClaims");
+			gt_buf_reset(&c->why);
+			gt_buf_adds(&c->why, "pod has unbound immediate PersistentVolumeClaims");
 			return -EAGAIN;
 		}
 		t = gt_json_path(pv, "spec.nodeAffinity.required.nodeSelectorTerms");
@@ -109,338 +78,271 @@ static int volume_terms(const json_t *pod, const struct gt_objlist *pvcs,
 	return 0;
 }
 
-struct unsched {
-	const char *msg;
-	bool changed;
-};
-
-static int set_unschedulable(json_t *obj, void *arg, struct gt_err *err)
+const char *gt_schedc_place(struct pass_ctx *c, const json_t *p, json_t **terms)
 {
-	struct unsched *u = arg;
-	json_t *conds = gt_json_path(obj, "status.conditions"), *c, *keep = json_array();
-	char now[32];
-	size_t i;
-
-	(void)err;
-	json_array_foreach(conds, i, c) {
-		if (strcmp(gt_json_str(c, "type") ?: "", "PodScheduled")) {
-			json_array_append(keep, c);
-		} else if (!strcmp(gt_json_str(c, "status") ?: "", "False") &&
-			   !strcmp(gt_json_str(c, "message") ?: "", u->msg)) {
-			json_decref(keep);
-			return -EALREADY; /* said already: no write */
-		}
-	}
-	gt_time_rfc3339(time(NULL), now);
-	json_array_append_new(keep, json_pack("{s:s,s:s,s:n,s:s,s:s,s:s}", "type", "PodScheduled",
-					      "status", "False", "lastProbeTime",
-					      "lastTransitionTime", now, "reason", "Unschedulable",
-					      "message", u->msg));
-	gt_json_set(obj, "status.conditions", keep);
-	u->changed = true;
-	return 0;
-}
-
-static void unschedulable(struct gt_api *api, const json_t *pod, const char *msg)
-{
-	struct unsched u = { msg, false };
-	struct gt_obj *out = NULL;
-
-	if (gt_api_modify(api, gt_registry_find("", "v1", "pods"),
-			  gt_json_str(pod, "metadata.namespace"), gt_json_str(pod, "metadata.name"),
-			  GT_PART_STATUS, set_unschedulable, &u, NULL, &out, NULL) == 0 && u.changed) {
-		gt_info("scheduler: %s/%s: %s", gt_json_str(pod, "metadata.namespace"),
-			gt_json_str(pod, "metadata.name"), msg);
-		gt_record_event(api, pod, "Warning", "FailedScheduling", "default-scheduler", "%s", msg);
-	}
-	gt_obj_unref(out);
-}
-
-
-#define GANG_LABEL "scheduling.x-k8s.io/pod-group"
-
-/* What one pass works with. */
-struct pass_ctx {
-	struct gt_api *api;
-	struct gt_sched *s;
-	const struct gt_objlist *pods, *pvcs, *pvs, *groups;
-	struct gt_objlist bound;   /* bound pods the snapshot borrows */
-	struct gt_buf why;
-	size_t waiting;
-	int binds;
-};
-
-static const char *gang_of(const json_t *pod)
-{
-	return json_string_value(json_object_get(gt_json_path(pod, "metadata.labels"), GANG_LABEL));
-}
-
-/* Places one pod; returns its node (NULL with ctx->why set). */
-static const char *place(struct pass_ctx *c, const json_t *p)
-{
-	json_t *terms = NULL;
 	const char *node = NULL;
-	int r;
+	int r = volume_terms(c, p, terms);
 
-	r = volume_terms(p, c->pvcs, c->pvs, &terms, &c->why);
 	if (r == 0)
-		r = gt_sched_pick(c->s, p, terms, &node, &c->why);
-	json_decref(terms);
+		r = gt_sched_pick(c->sc->s, p, *terms, &node, &c->why);
+	else
+		*terms = json_null(); /* no preemption helps a missing claim */
 	return r == 0 ? node : NULL;
 }
 
-static bool bind(struct pass_ctx *c, struct gt_obj *pod, const char *node)
+bool gt_schedc_may_preempt(struct pass_ctx *c, const json_t *p)
 {
-	struct gt_obj *out = NULL;
-	struct gt_err err;
+	const char *nn = gt_json_str(p, "status.nominatedNodeName");
 
-	gt_err_clear(&err);
-	if (gt_api_bind(c->api, gt_json_str(pod->obj, "metadata.namespace"),
-			gt_json_str(pod->obj, "metadata.name"), node, &out, &err) < 0) {
-		gt_debug("scheduler: binding %s to %s: %s", pod->key, node, err.msg);
-		c->waiting++; /* try again on the next pass */
+	if (!strcmp(gt_json_str(p, "spec.preemptionPolicy") ?: "", "Never"))
 		return false;
-	}
-	gt_grow((void **)&c->bound.items, &c->bound.cap, c->bound.n + 1, sizeof(*c->bound.items));
-	c->bound.items[c->bound.n++] = out;
-	c->binds++;
-	return true;
+	/* victims chosen earlier are still leaving: wait for them */
+	return !(nn && *nn && gt_sched_node_terminating(c->sc->s, nn));
 }
 
-static int set_group_status(json_t *obj, void *arg, struct gt_err *err)
+static void place_one(struct pass_ctx *c, const char *key, const json_t *p)
 {
-	json_t *want = arg, *cur = json_object_get(obj, "status");
+	struct gt_scheduler *sc = c->sc;
+	json_t *terms = NULL, *victims;
+	const char *node = gt_schedc_place(c, p, &terms);
 
-	(void)err;
-	if (cur && gt_json_equal(json_object_get(cur, "phase"), json_object_get(want, "phase")) &&
-	    gt_json_equal(json_object_get(cur, "scheduled"), json_object_get(want, "scheduled")))
-		return -EALREADY;
-	if (!json_is_object(cur)) {
-		cur = json_object();
-		json_object_set_new(obj, "status", cur);
+	if (node) {
+		gt_schedc_bind(c, p, node);
+		json_decref(terms);
+		return;
 	}
-	json_object_update(cur, want);
-	return 0;
+	victims = json_array();
+	if (!json_is_null(terms) && gt_schedc_may_preempt(c, p) &&
+	    gt_sched_preempt(sc->s, p, terms, &node, victims) == 0) {
+		gt_buf_addf(&c->why, " Preempting %zu lower-priority pod(s) on node %s.",
+			    json_array_size(victims), node);
+		gt_schedc_evict(sc->api, victims, p, node);
+		gt_schedc_nominate(sc->api, p, node);
+	}
+	json_decref(victims);
+	json_decref(terms);
+	gt_schedc_say(c, p, c->why.data);
+	json_object_set_new(sc->failed, key, json_integer(sc->epoch));
+	c->waiting++;
 }
 
-static void group_status(struct pass_ctx *c, const json_t *pg, const char *phase, int64_t scheduled)
+struct qent {
+	char *key;
+	json_t *pod;
+	int64_t prio;
+	const char *created;
+};
+
+static int by_priority(const void *a, const void *b)
+{
+	const struct qent *x = a, *y = b;
+	int c;
+
+	if (x->prio != y->prio)
+		return x->prio > y->prio ? -1 : 1;
+	c = strcmp(x->created, y->created);
+	return c ? c : strcmp(x->key, y->key);
+}
+
+static void load_lists(struct pass_ctx *c)
+{
+	gt_objlist_load(c->sc->api, "core/persistentvolumeclaims/", &c->pvcs);
+	gt_objlist_load(c->sc->api, "core/persistentvolumes/", &c->pvs);
+	if (c->sc->pg_prefix[0])
+		gt_objlist_load(c->sc->api, c->sc->pg_prefix, &c->groups);
+}
+
+/* A binding that failed: its pod waits again. */
+static void bind_failed(const char *key, void *arg)
+{
+	struct gt_scheduler *sc = arg;
+	json_t *as = json_object_get(sc->assumed, key), *pod = json_object_get(sc->pods, key);
+
+	if (!as)
+		return;
+	gt_sched_forget(sc->s, json_object_get(as, "pod"), gt_json_str(as, "node"));
+	json_object_del(sc->assumed, key);
+	if (pod && gt_schedc_pending(pod))
+		json_object_set(sc->pending, key, pod);
+}
+
+static int pass(struct gt_scheduler *sc, size_t *waiting)
+{
+	struct pass_ctx c = { .sc = sc };
+	struct qent *q;
+	json_t *gangs = json_object(), *p;
+	const char *key;
+	size_t nq = 0;
+
+	if (sc->binder)
+		gt_schedc_binder_failed(sc->binder, bind_failed, sc);
+	if (!sc->synced)
+		gt_schedc_resync(sc);
+	if (gt_now_ms() - sc->last_retry_ms >= 5000) {
+		sc->epoch++; /* try everything again now and then */
+		sc->last_retry_ms = gt_now_ms();
+	}
+	*waiting = json_object_size(sc->pending) + json_object_size(sc->assumed);
+	if (!json_object_size(sc->pending)) {
+		json_decref(gangs);
+		return 0;
+	}
+	q = xcalloc(json_object_size(sc->pending), sizeof(*q));
+	json_object_foreach(sc->pending, key, p) {
+		const char *gang = gt_schedc_gang_of(p);
+		bool tried = json_integer_value(json_object_get(sc->failed, key)) == sc->epoch;
+
+		if (gang) {
+			char gk[600];
+			json_t *g;
+
+			snprintf(gk, sizeof(gk), "%s/%s", gt_json_str(p, "metadata.namespace") ?: "",
+				 gang);
+			g = json_object_get(gangs, gk);
+			if (!g) {
+				g = json_pack("{s:[],s:b}", "members", "fresh", 0);
+				json_object_set_new(gangs, gk, g);
+			}
+			if (!tried)
+				json_object_set_new(g, "fresh", json_true());
+		} else if (tried) {
+			continue;
+		}
+		/* binding drops pods from the map as the pass goes: hold them */
+		q[nq++] = (struct qent){ xstrdup(key), json_incref(p), gt_sched_priority(p),
+					 gt_json_str(p, "metadata.creationTimestamp") ?: "" };
+	}
+	qsort(q, nq, sizeof(*q), by_priority);
+	/* gang members in queue order; a gang runs at its first member's turn */
+	for (size_t i = 0; i < nq; i++) {
+		const char *gang = gt_schedc_gang_of(q[i].pod);
+		char gk[600];
+
+		if (!gang)
+			continue;
+		snprintf(gk, sizeof(gk), "%s/%s", gt_json_str(q[i].pod, "metadata.namespace") ?: "",
+			 gang);
+		json_array_append(gt_json_path(json_object_get(gangs, gk), "members"), q[i].pod);
+	}
+	gt_buf_init(&c.why);
+	load_lists(&c);
+	for (size_t i = 0; i < nq; i++) {
+		const char *gang = gt_schedc_gang_of(q[i].pod);
+		json_t *g;
+		char gk[600];
+
+		if (!gang) {
+			place_one(&c, q[i].key, q[i].pod);
+			continue;
+		}
+		snprintf(gk, sizeof(gk), "%s/%s", gt_json_str(q[i].pod, "metadata.namespace") ?: "",
+			 gang);
+		g = json_object_get(gangs, gk);
+		if (!g || json_object_get(g, "done"))
+			continue;
+		json_object_set_new(g, "done", json_true());
+		if (!json_is_true(json_object_get(g, "fresh"))) {
+			c.waiting += json_array_size(json_object_get(g, "members"));
+			continue;
+		}
+		{
+			json_t *members = json_incref(json_object_get(g, "members")), *m;
+			size_t k;
+
+			gt_schedc_place_gang(&c, gt_json_str(q[i].pod, "metadata.namespace") ?: "",
+					     gang, members);
+			json_array_foreach(members, k, m) {
+				char mk[600];
+
+				snprintf(mk, sizeof(mk), "core/pods/%s/%s",
+					 gt_json_str(m, "metadata.namespace") ?: "",
+					 gt_json_str(m, "metadata.name") ?: "");
+				if (json_object_get(sc->pending, mk))
+					json_object_set_new(sc->failed, mk, json_integer(sc->epoch));
+			}
+			json_decref(members);
+		}
+	}
+	/* bindings in flight count: one that fails is picked up by a later pass */
+	*waiting = c.waiting + json_object_size(sc->assumed);
+	gt_buf_release(&c.why);
+	for (size_t i = 0; i < nq; i++) {
+		free(q[i].key);
+		json_decref(q[i].pod);
+	}
+	free(q);
+	json_decref(gangs);
+	gt_objlist_release(&c.groups);
+	gt_objlist_release(&c.pvs);
+	gt_objlist_release(&c.pvcs);
+	return c.binds;
+}
+
+static void podgroup_prefix(struct gt_scheduler *sc)
 {
 	const struct gt_resource *r = gt_registry_find(GT_PODGROUP_GROUP, GT_PODGROUP_VERSION,
 						       "podgroups");
-	json_t *want = json_pack("{s:s,s:I}", "phase", phase, "scheduled", (json_int_t)scheduled);
-	struct gt_obj *out = NULL;
 
-	if (r)
-		gt_api_modify(c->api, r, gt_json_str(pg, "metadata.namespace"),
-			      gt_json_str(pg, "metadata.name"), GT_PART_STATUS, set_group_status, want,
-			      NULL, &out, NULL);
-	gt_obj_unref(out);
-	gt_resource_unref(r);
-	json_decref(want);
+	sc->pg_prefix[0] = '\0';
+	if (r) {
+		gt_resource_key_prefix(r, sc->pg_prefix, sizeof(sc->pg_prefix));
+		strncat(sc->pg_prefix, "/", sizeof(sc->pg_prefix) - strlen(sc->pg_prefix) - 1);
+		gt_resource_unref(r);
+	}
 }
 
-/*
- * A gang: the pending members of one PodGroup are placed together or not
- * at all.  Enough of them to reach minMember (with those already bound)
- * must fit at once; otherwise nothing is bound and every member says why.
- */
-static void place_gang(struct pass_ctx *c, struct gt_obj **queue, size_t nq, size_t first,
-		       bool *done)
+static struct gt_scheduler *sched_new(struct gt_api *api, const struct gt_sched_policy *pol)
 {
-	const json_t *p0 = queue[first]->obj;
-	const char *ns = gt_json_str(p0, "metadata.namespace") ?: "", *gang = gang_of(p0);
-	const json_t *pg = find_named(c->groups, ns, gang);
-	struct gt_obj **m = NULL;
-	const char **on = NULL;
-	size_t nm = 0, cap = 0, placed = 0, bound = 0;
-	int64_t min = 1;
-	char msg[512] = "";
+	struct gt_scheduler *sc = xcalloc(1, sizeof(*sc));
 
-	for (size_t j = first; j < nq; j++) {
-		const json_t *q = queue[j]->obj;
-
-		if (done[j] || strcmp(gt_json_str(q, "metadata.namespace") ?: "", ns) ||
-		    strcmp(gang_of(q) ?: "", gang))
-			continue;
-		done[j] = true;
-		gt_grow((void **)&m, &cap, nm + 1, sizeof(*m));
-		m[nm++] = queue[j];
-	}
-	on = xcalloc(nm, sizeof(*on));
-	for (size_t i = 0; i < c->pods->n; i++) {
-		const json_t *q = c->pods->items[i]->obj;
-
-		bound += !strcmp(gt_json_str(q, "metadata.namespace") ?: "", ns) &&
-			 !strcmp(gang_of(q) ?: "", gang) && gt_json_str(q, "spec.nodeName") &&
-			 !gt_pod_finished(q);
-	}
-	if (!pg) {
-		snprintf(msg, sizeof(msg), "pod group \"%s\" not found (PodGroup %s/%s)", gang, ns, gang);
-	} else {
-		gt_json_int(pg, "spec.minMember", &min);
-		if ((int64_t)(bound + nm) < min)
-			snprintf(msg, sizeof(msg), "pod group \"%s\" has %zu of its minMember %lld pods",
-				 gang, bound + nm, (long long)min);
-	}
-	if (!msg[0]) {
-		const char *first_why = NULL;
-		char whybuf[300] = "";
-
-		for (size_t i = 0; i < nm; i++) {
-			on[i] = place(c, m[i]->obj);
-			if (on[i]) {
-				gt_sched_assume(c->s, m[i]->obj, on[i]);
-				placed++;
-			} else if (!first_why) {
-				snprintf(whybuf, sizeof(whybuf), "%s", c->why.data);
-				first_why = whybuf;
-			}
-		}
-		if ((int64_t)(bound + placed) < min) {
-			for (size_t i = 0; i < nm; i++)
-				if (on[i])
-					gt_sched_forget(c->s, m[i]->obj, on[i]);
-			snprintf(msg, sizeof(msg), "pod group \"%s\": only %zu of %lld pods fit at once; "
-				 "none is bound. %s", gang, bound + placed, (long long)min,
-				 first_why ? first_why : "");
-		} else {
-			for (size_t i = 0; i < nm; i++) {
-				if (on[i] && bind(c, m[i], on[i]))
-					bound++;
-				else if (!on[i]) {
-					unschedulable(c->api, m[i]->obj, first_why ? first_why : "");
-					c->waiting++;
-				}
-			}
-			group_status(c, pg, "Scheduled", (int64_t)bound);
-		}
-	}
-	if (msg[0]) {
-		for (size_t i = 0; i < nm; i++)
-			unschedulable(c->api, m[i]->obj, msg);
-		c->waiting += nm;
-		if (pg)
-			group_status(c, pg, "Pending", (int64_t)bound);
-	}
-	free(on);
-	free(m);
+	sc->api = api;
+	if (pol)
+		sc->pol = *pol;
+	else
+		gt_sched_policy_default(&sc->pol);
+	sc->pods = json_object();
+	sc->pending = json_object();
+	sc->failed = json_object();
+	sc->gangs = json_object();
+	sc->assumed = json_object();
+	sc->gang_bound = json_object();
+	sc->said = json_object();
+	podgroup_prefix(sc);
+	return sc;
 }
 
-static int pass(struct gt_api *api, size_t *waiting)
+static void sched_free(struct gt_scheduler *sc)
 {
-	struct gt_objlist nodes = { 0 }, pods = { 0 }, pvcs = { 0 }, pvs = { 0 }, groups = { 0 };
-	struct pass_ctx c = { .api = api, .pods = &pods, .pvcs = &pvcs, .pvs = &pvs,
-			      .groups = &groups };
-	struct gt_obj **queue = NULL;
-	bool *done;
-	size_t nq = 0;
-
-	*waiting = 0;
-	gt_objlist_load(api, "core/pods/", &pods);
-	for (size_t i = 0; i < pods.n; i++)
-		nq += pending(pods.items[i]->obj);
-	if (!nq) {
-		gt_objlist_release(&pods);
-		return 0;
-	}
-	gt_objlist_load(api, "core/nodes/", &nodes);
-	gt_objlist_load(api, "core/persistentvolumeclaims/", &pvcs);
-	gt_objlist_load(api, "core/persistentvolumes/", &pvs);
-	{
-		const struct gt_resource *r = gt_registry_find(GT_PODGROUP_GROUP, GT_PODGROUP_VERSION,
-							       "podgroups");
-		char pre[300];
-
-		if (r) {
-			gt_resource_key_prefix(r, pre, sizeof(pre));
-			strncat(pre, "/", sizeof(pre) - strlen(pre) - 1);
-			gt_objlist_load(api, pre, &groups);
-			gt_resource_unref(r);
-		}
-	}
-	c.s = gt_sched_new(NULL);
-	for (size_t i = 0; i < nodes.n; i++)
-		gt_sched_add_node(c.s, nodes.items[i]->obj);
-	queue = xcalloc(nq, sizeof(*queue));
-	done = xcalloc(nq, sizeof(*done));
-	nq = 0;
-	for (size_t i = 0; i < pods.n; i++) {
-		const json_t *p = pods.items[i]->obj;
-
-		if (pending(p))
-			queue[nq++] = pods.items[i];
-		else if (!gt_pod_finished(p))
-			gt_sched_add_pod(c.s, p);
-	}
-	qsort(queue, nq, sizeof(*queue), by_priority);
-	gt_buf_init(&c.why);
-	for (size_t i = 0; i < nq; i++) {
-		const char *node;
-
-		if (done[i])
-			continue;
-		if (gang_of(queue[i]->obj)) {
-			place_gang(&c, queue, nq, i, done);
-			continue;
-		}
-		done[i] = true;
-		node = place(&c, queue[i]->obj);
-		if (!node) {
-			unschedulable(api, queue[i]->obj, c.why.data);
-			c.waiting++;
-			continue;
-		}
-		/* the snapshot borrows the pending pod until the pass ends */
-		if (bind(&c, queue[i], node))
-			gt_sched_assume(c.s, queue[i]->obj, node);
-	}
-	*waiting = c.waiting;
-	gt_sched_free(c.s);
-	gt_buf_release(&c.why);
-	free(queue);
-	free(done);
-	gt_objlist_release(&c.bound);
-	gt_objlist_release(&groups);
-	gt_objlist_release(&pvs);
-	gt_objlist_release(&pvcs);
-	gt_objlist_release(&nodes);
-	gt_objlist_release(&pods);
-	return c.binds;
+	gt_sched_free(sc->s);
+	json_decref(sc->pods);
+	json_decref(sc->pending);
+	json_decref(sc->failed);
+	json_decref(sc->gangs);
+	json_decref(sc->assumed);
+	json_decref(sc->gang_bound);
+	json_decref(sc->said);
+	free(sc);
 }
 
 int gt_scheduler_pass(struct gt_api *api)
 {
+	struct gt_scheduler *sc = sched_new(api, NULL);
 	size_t waiting;
+	int binds = pass(sc, &waiting);
 
-	return pass(api, &waiting);
-}
-
-/*
- * Whether an event can change what a pass would do: a new pending pod, or,
- * while pods wait, anything that may free or add room for them (pods,
- * nodes, claims, volumes).  Other writes cost the scheduler nothing.
- */
-static bool relevant(const struct gt_event *ev, bool waiting, void *ctx)
-{
-	static const char *const prefixes[] = { "core/nodes/", "core/persistentvolumeclaims/",
-						"core/persistentvolumes/", "core/pods/" };
-
-	(void)ctx;
-	if (!strncmp(ev->obj->key, "core/pods/", 10) && ev->type != GT_EVENT_DELETED &&
-	    pending(ev->obj->obj))
-		return true;
-	for (size_t i = 0; waiting && i < GT_ARRAY_SIZE(prefixes); i++)
-		if (!strncmp(ev->obj->key, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
+	sched_free(sc);
+	return binds;
 }
 
 static int loop_pass(struct gt_api *api, void *ctx)
 {
+	struct gt_scheduler *sc = ctx;
 	size_t waiting;
 
-	(void)ctx;
-	pass(api, &waiting);
+	(void)api;
+	if (!sc->pg_prefix[0])
+		podgroup_prefix(sc); /* the CRD may have come late */
+	pass(sc, &waiting);
 	return waiting > 0;
 }
 
@@ -476,17 +378,26 @@ static void ensure_podgroup_crd(struct gt_api *api)
 	gt_resource_unref(r);
 }
 
-int gt_scheduler_start(struct gt_api *api, struct gt_scheduler **out, struct gt_err *err)
+int gt_scheduler_start(struct gt_api *api, const char *policy, struct gt_scheduler **out,
+		       struct gt_err *err)
 {
-	struct gt_scheduler *sc = xcalloc(1, sizeof(*sc));
+	struct gt_sched_policy pol;
+	struct gt_scheduler *sc;
 
+	if (gt_sched_policy_parse(policy, &pol, err) < 0)
+		return -EINVAL;
 	ensure_podgroup_crd(api);
-	sc->loop = (struct gt_loop){ .api = api, .relevant = relevant, .pass = loop_pass,
-				     .retry_ms = 5000 };
+	sc = sched_new(api, &pol);
+	sc->binder = gt_schedc_binder_new(api, 64);
+	sc->loop = (struct gt_loop){ .api = api, .relevant = gt_schedc_relevant, .pass = loop_pass,
+				     .ctx = sc, .retry_ms = 5000, .opened = gt_schedc_opened,
+				     .max_batch_ms = 20 };
 	if (gt_loop_start(&sc->loop, err) < 0) {
-		free(sc);
+		gt_schedc_binder_free(sc->binder);
+		sched_free(sc);
 		return -EAGAIN;
 	}
+	pthread_setname_np(sc->loop.thr, "gt-sched"); /* for top -H and the benchmark */
 	*out = sc;
 	return 0;
 }
@@ -496,5 +407,6 @@ void gt_scheduler_stop(struct gt_scheduler *sc)
 	if (!sc)
 		return;
 	gt_loop_stop(&sc->loop);
-	free(sc);
+	gt_schedc_binder_free(sc->binder); /* the bindings queued are written first */
+	sched_free(sc);
 }

@@ -1,12 +1,13 @@
 /*
- * sched.c - filters and scores over a node snapshot (see sched.h).
+ * sched.c - the snapshot and the pick (see sched.h).
  *
  * Each node keeps its allocatable resources and what its pods request as
- * parallel arrays of (name, amount); cpu is in millicores, the rest in
- * units.  A filter returns NULL (fits) or the reason it does not, written
- * into a caller buffer; gt_sched_pick counts reasons over the nodes.
+ * (name, alloc, used) rows; cpu is in millicores, the rest in units.  Node
+ * slots are never freed: a node that goes keeps its slot (and its pods'
+ * sums) for when it comes back, and a pod bound to a node not seen yet
+ * makes a slot for it.  name -> slot is a hash (a JSON object).
  */
-#include "sched/sched.h"
+#include "sched/sched_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,29 +15,6 @@
 
 #include "api/quantity.h"
 #include "api/selector.h"
-
-#define MAX_RES 16
-
-struct res {
-	const char *name;
-	int64_t alloc, used;
-};
-
-struct node {
-	const char *name;
-	const json_t *obj;
-	struct res res[MAX_RES];
-	size_t nres;
-	const json_t **pods;      /* bound pods, for anti-affinity */
-	size_t npods, cappods;
-	bool ready, unschedulable;
-};
-
-struct gt_sched {
-	struct gt_sched_policy pol;
-	struct node *nodes;
-	size_t n, cap;
-};
 
 /* ---- resources ---- */
 
@@ -75,6 +53,14 @@ int64_t gt_sched_pod_request(const json_t *pod, const char *name)
 	return sum > init ? sum : init;
 }
 
+int64_t gt_sched_priority(const json_t *pod)
+{
+	int64_t p = 0;
+
+	gt_json_int(pod, "spec.priority", &p);
+	return p;
+}
+
 /* Resource names the pod asks for (cpu, memory, extended ones); pods always. */
 static size_t pod_resources(const json_t *pod, const char *names[MAX_RES])
 {
@@ -105,12 +91,88 @@ static size_t pod_resources(const json_t *pod, const char *names[MAX_RES])
 	return n;
 }
 
-static struct res *node_res(struct node *nd, const char *name)
+int gt_sched_fixed_slot(const char *name)
 {
-	for (size_t i = 0; i < nd->nres; i++)
+	static const char *const fixed[RES_FIXED] = { "pods", "cpu", "memory", GT_SCHED_GPU };
+
+	for (int i = 0; i < RES_FIXED; i++)
+		if (!strcmp(name, fixed[i]))
+			return i;
+	return -1;
+}
+
+static struct res *res_row(struct node *nd, const char *name, bool make)
+{
+	int f = gt_sched_fixed_slot(name);
+
+	if (f >= 0)
+		return &nd->res[f];
+	for (size_t i = RES_FIXED; i < nd->nres; i++)
 		if (!strcmp(nd->res[i].name, name))
 			return &nd->res[i];
-	return NULL;
+	if (!make || nd->nres == MAX_RES)
+		return NULL;
+	nd->res[nd->nres] = (struct res){ .name = xstrdup(name) };
+	return &nd->res[nd->nres++];
+}
+
+/* ---- policy ---- */
+
+void gt_sched_policy_default(struct gt_sched_policy *p)
+{
+	*p = (struct gt_sched_policy){ .least_allocated = 1, .balanced = 1, .gpu_binpack = 5,
+				       .node_affinity = 2, .topology_spread = 2 };
+}
+
+int gt_sched_policy_parse(const char *s, struct gt_sched_policy *p, struct gt_err *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} weights[] = {
+		{ "least-allocated", offsetof(struct gt_sched_policy, least_allocated) },
+		{ "balanced", offsetof(struct gt_sched_policy, balanced) },
+		{ "gpu-weight", offsetof(struct gt_sched_policy, gpu_binpack) },
+		{ "node-affinity", offsetof(struct gt_sched_policy, node_affinity) },
+		{ "topology-spread", offsetof(struct gt_sched_policy, topology_spread) },
+		{ "percentage-of-nodes-to-score", offsetof(struct gt_sched_policy, sample_percent) },
+	};
+	struct gt_sched_policy out;
+	char *all = xstrdup(s ? s : ""), *save = NULL;
+	int rc = 0;
+
+	gt_sched_policy_default(&out);
+	for (char *kv = strtok_r(all, ",", &save); kv && !rc; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		size_t k;
+		int64_t v;
+
+		if (!eq) {
+			rc = gt_err_set(err, -EINVAL, "scheduler policy: \"%.100s\": want key=value", kv);
+			break;
+		}
+		*eq++ = '\0';
+		if (!strcmp(kv, "gpu")) {
+			if (strcmp(eq, "MostAllocated") && strcmp(eq, "LeastAllocated"))
+				rc = gt_err_set(err, -EINVAL, "scheduler policy: gpu: MostAllocated or "
+						"LeastAllocated, not \"%.100s\"", eq);
+			out.gpu_least = !strcmp(eq, "LeastAllocated");
+			continue;
+		}
+		for (k = 0; k < GT_ARRAY_SIZE(weights) && strcmp(weights[k].key, kv); k++)
+			;
+		if (k == GT_ARRAY_SIZE(weights))
+			rc = gt_err_set(err, -EINVAL, "scheduler policy: unknown key \"%.100s\"", kv);
+		else if (gt_parse_i64(eq, &v) < 0 || v < 0 || v > 100)
+			rc = gt_err_set(err, -EINVAL, "scheduler policy: %s: a number 0..100, not "
+					"\"%.100s\"", kv, eq);
+		else
+			*(int *)((char *)&out + weights[k].off) = (int)v;
+	}
+	free(all);
+	if (rc == 0)
+		*p = out;
+	return rc;
 }
 
 /* ---- snapshot ---- */
@@ -119,7 +181,11 @@ struct gt_sched *gt_sched_new(const struct gt_sched_policy *policy)
 {
 	struct gt_sched *s = xcalloc(1, sizeof(*s));
 
-	s->pol = policy ? *policy : (struct gt_sched_policy){ 1, 1, 5, 2 };
+	if (policy)
+		s->pol = *policy;
+	else
+		gt_sched_policy_default(&s->pol);
+	s->index = json_object();
 	return s;
 }
 
@@ -127,416 +193,217 @@ void gt_sched_free(struct gt_sched *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		for (size_t k = 0; k < s->nodes[i].npods; k++)
+			json_decref(s->nodes[i].pods[k]);
 		free(s->nodes[i].pods);
+		free(s->nodes[i].name);
+		for (size_t k = RES_FIXED; k < s->nodes[i].nres; k++)
+			free(s->nodes[i].res[k].name);
+		json_decref(s->nodes[i].obj);
+	}
+	json_decref(s->index);
 	free(s->nodes);
 	free(s);
 }
 
+struct node *gt_sched_node(struct gt_sched *s, const char *name)
+{
+	json_t *i = name ? json_object_get(s->index, name) : NULL;
+
+	return i ? &s->nodes[json_integer_value(i)] : NULL;
+}
+
+static struct node *slot(struct gt_sched *s, const char *name)
+{
+	struct node *nd = gt_sched_node(s, name);
+
+	if (nd)
+		return nd;
+	gt_grow((void **)&s->nodes, &s->cap, s->n + 1, sizeof(*s->nodes));
+	nd = &s->nodes[s->n];
+	memset(nd, 0, sizeof(*nd));
+	nd->name = xstrdup(name);
+	nd->nres = RES_FIXED; /* the well-known rows come first, always */
+	json_object_set_new(s->index, name, json_integer((json_int_t)s->n++));
+	return nd;
+}
+
 void gt_sched_add_node(struct gt_sched *s, const json_t *node)
 {
-	struct node *nd;
+	const char *name = gt_json_str(node, "metadata.name"), *key;
 	const json_t *cond, *v;
-	const char *key;
+	struct node *nd;
 	size_t i;
 
-	if (!gt_json_str(node, "metadata.name"))
+	if (!name)
 		return;
-	gt_grow((void **)&s->nodes, &s->cap, s->n + 1, sizeof(*s->nodes));
-	nd = &s->nodes[s->n++];
-	memset(nd, 0, sizeof(*nd));
-	nd->name = gt_json_str(node, "metadata.name");
-	nd->obj = node;
+	nd = slot(s, name);
+	if (!nd->obj)
+		s->present++;
+	json_incref((json_t *)node);
+	json_decref(nd->obj);
+	nd->obj = (json_t *)node;
+	nd->labels = gt_json_path(node, "metadata.labels");
+	nd->taints = gt_json_path(node, "spec.taints");
 	nd->unschedulable = gt_json_bool(node, "spec.unschedulable", false);
+	nd->ready = false;
 	json_array_foreach(gt_json_path(node, "status.conditions"), i, cond)
 		if (!strcmp(gt_json_str(cond, "type") ?: "", "Ready"))
 			nd->ready = !strcmp(gt_json_str(cond, "status") ?: "", "True");
+	for (i = 0; i < nd->nres; i++)
+		nd->res[i].alloc = 0;
 	json_object_foreach(gt_json_path(node, "status.allocatable"), key, v) {
-		if (nd->nres == MAX_RES)
-			break;
-		nd->res[nd->nres++] = (struct res){ key, amount(key, v), 0 };
+		struct res *r = res_row(nd, key, true);
+
+		if (r)
+			r->alloc = amount(key, v);
 	}
 }
 
-static struct node *find_node(struct gt_sched *s, const char *name)
+void gt_sched_del_node(struct gt_sched *s, const char *name)
 {
-	for (size_t i = 0; name && i < s->n; i++)
-		if (!strcmp(s->nodes[i].name, name))
-			return &s->nodes[i];
-	return NULL;
+	struct node *nd = gt_sched_node(s, name);
+
+	if (!nd || !nd->obj)
+		return;
+	json_decref(nd->obj);
+	nd->obj = NULL;
+	nd->labels = nd->taints = NULL;
+	s->present--;
 }
 
-/* Adds (sign 1) or removes (-1) pod's requests and presence on nd. */
-static void account(struct node *nd, const json_t *pod, int sign)
+size_t gt_sched_node_count(const struct gt_sched *s)
+{
+	return s->present;
+}
+
+void gt_sched_account(struct node *nd, const json_t *pod, int sign)
 {
 	const char *names[MAX_RES];
 	size_t n = pod_resources(pod, names);
 
 	for (size_t i = 0; i < n; i++) {
-		struct res *r = node_res(nd, names[i]);
+		struct res *r = res_row(nd, names[i], true);
 
 		if (r)
 			r->used += sign * (i == 0 ? 1 : gt_sched_pod_request(pod, names[i]));
 	}
 	if (sign > 0) {
 		gt_grow((void **)&nd->pods, &nd->cappods, nd->npods + 1, sizeof(*nd->pods));
-		nd->pods[nd->npods++] = pod;
+		nd->pods[nd->npods++] = json_incref((json_t *)pod);
 		return;
 	}
 	for (size_t i = nd->npods; i-- > 0;)
 		if (nd->pods[i] == pod) {
 			nd->pods[i] = nd->pods[--nd->npods];
+			json_decref((json_t *)pod);
 			break;
 		}
 }
 
 void gt_sched_add_pod(struct gt_sched *s, const json_t *pod)
 {
-	struct node *nd = find_node(s, gt_json_str(pod, "spec.nodeName"));
+	const char *name = gt_json_str(pod, "spec.nodeName");
+
+	if (name && *name)
+		gt_sched_account(slot(s, name), pod, 1);
+}
+
+void gt_sched_del_pod(struct gt_sched *s, const json_t *pod)
+{
+	struct node *nd = gt_sched_node(s, gt_json_str(pod, "spec.nodeName"));
 
 	if (nd)
-		account(nd, pod, 1);
+		gt_sched_account(nd, pod, -1);
+}
+
+bool gt_sched_replace_pod(struct gt_sched *s, const json_t *old, const json_t *new)
+{
+	struct node *nd = gt_sched_node(s, gt_json_str(old, "spec.nodeName"));
+
+	for (size_t i = 0; nd && i < nd->npods; i++)
+		if (nd->pods[i] == old) {
+			nd->pods[i] = json_incref((json_t *)new);
+			json_decref((json_t *)old);
+			return true;
+		}
+	return false;
 }
 
 void gt_sched_assume(struct gt_sched *s, const json_t *pod, const char *node)
 {
-	struct node *nd = find_node(s, node);
+	struct node *nd = gt_sched_node(s, node);
 
 	if (nd)
-		account(nd, pod, 1);
+		gt_sched_account(nd, pod, 1);
 }
 
 void gt_sched_forget(struct gt_sched *s, const json_t *pod, const char *node)
 {
-	struct node *nd = find_node(s, node);
+	struct node *nd = gt_sched_node(s, node);
 
 	if (nd)
-		account(nd, pod, -1);
+		gt_sched_account(nd, pod, -1);
 }
 
-/* ---- node selector terms ---- */
-
-static bool req_match(const json_t *req, const json_t *labels, const char *field_name)
+bool gt_sched_node_terminating(struct gt_sched *s, const char *node)
 {
-	const char *key = gt_json_str(req, "key") ?: "", *op = gt_json_str(req, "operator") ?: "";
-	const json_t *vals = json_object_get(req, "values"), *v;
-	const char *have = field_name ? (!strcmp(key, "metadata.name") ? field_name : NULL)
-				      : json_string_value(json_object_get(labels, key));
-	size_t i;
+	struct node *nd = gt_sched_node(s, node);
 
-	if (!strcmp(op, "Exists"))
-		return have != NULL;
-	if (!strcmp(op, "DoesNotExist"))
-		return have == NULL;
-	if (!strcmp(op, "In") || !strcmp(op, "NotIn")) {
-		bool in = false;
-
-		json_array_foreach(vals, i, v)
-			in |= have && json_is_string(v) && !strcmp(json_string_value(v), have);
-		return !strcmp(op, "In") ? in : !in;
-	}
-	if (!strcmp(op, "Gt") || !strcmp(op, "Lt")) {
-		char *end;
-		long long a, b;
-
-		if (!have || json_array_size(vals) != 1 || !json_is_string(json_array_get(vals, 0)))
-			return false;
-		a = strtoll(have, &end, 10);
-		if (*end || !*have)
-			return false;
-		b = strtoll(json_string_value(json_array_get(vals, 0)), &end, 10);
-		if (*end)
-			return false;
-		return !strcmp(op, "Gt") ? a > b : a < b;
-	}
-	return false;
-}
-
-/* A NodeSelectorTerm: all its matchExpressions and matchFields. */
-static bool term_match(const json_t *term, const struct node *nd)
-{
-	const json_t *labels = gt_json_path(nd->obj, "metadata.labels"), *r;
-	size_t i;
-	bool any = false;
-
-	json_array_foreach(json_object_get(term, "matchExpressions"), i, r) {
-		any = true;
-		if (!req_match(r, labels, NULL))
-			return false;
-	}
-	json_array_foreach(json_object_get(term, "matchFields"), i, r) {
-		any = true;
-		if (!req_match(r, NULL, nd->name))
-			return false;
-	}
-	return any; /* an empty term matches nothing */
-}
-
-/* Terms are ORed; no terms at all: no constraint. */
-static bool terms_match(const json_t *terms, const struct node *nd)
-{
-	const json_t *t;
-	size_t i;
-
-	if (!json_is_array(terms))
-		return true;
-	json_array_foreach(terms, i, t)
-		if (term_match(t, nd))
+	for (size_t i = 0; nd && i < nd->npods; i++)
+		if (gt_sched_terminating(nd->pods[i]))
 			return true;
 	return false;
 }
 
-/* ---- filters ---- */
-
-/* The pod being placed, with its requests worked out once for all nodes. */
-struct pick {
-	const json_t *vt;          /* its volumes' node affinity terms */
-	const char *names[MAX_RES];/* pods, then the resources it requests */
-	int64_t want[MAX_RES];
-	size_t n;
-	int64_t cpu, mem, gpu;
-};
-
-typedef const char *(*filter_fn)(const struct node *nd, const json_t *pod,
-				 const struct pick *pk, char *buf, size_t n);
-
-const json_t *gt_sched_toleration(const json_t *pod, const char *key, const char *value,
-				  const char *effect)
-{
-	const json_t *t;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "spec.tolerations"), i, t) {
-		const char *tk = gt_json_str(t, "key"), *op = gt_json_str(t, "operator") ?: "Equal";
-		const char *te = gt_json_str(t, "effect");
-
-		if (te && *te && strcmp(te, effect))
-			continue;
-		if (!tk || !*tk) {
-			if (!strcmp(op, "Exists"))
-				return t; /* empty key + Exists: everything */
-			continue;
-		}
-		if (strcmp(tk, key))
-			continue;
-		if (!strcmp(op, "Exists") || !strcmp(gt_json_str(t, "value") ?: "", value ?: ""))
-			return t;
-	}
-	return NULL;
-}
-
-static bool tolerates(const json_t *pod, const char *key, const char *value, const char *effect)
-{
-	return gt_sched_toleration(pod, key, value, effect) != NULL;
-}
-
-static const char *f_unschedulable(const struct node *nd, const json_t *pod,
-				   const struct pick *pk, char *buf, size_t n)
-{
-	(void)pk;
-	(void)buf;
-	(void)n;
-	if (nd->unschedulable &&
-	    !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule"))
-		return "node(s) were unschedulable";
-	return NULL;
-}
-
-static const char *f_taints(const struct node *nd, const json_t *pod, const struct pick *pk,
-			    char *buf, size_t n)
-{
-	const json_t *t;
-	size_t i;
-
-	(void)pk;
-	json_array_foreach(gt_json_path(nd->obj, "spec.taints"), i, t) {
-		const char *key = gt_json_str(t, "key") ?: "", *value = gt_json_str(t, "value") ?: "";
-		const char *effect = gt_json_str(t, "effect") ?: "";
-
-		if (strcmp(effect, "NoSchedule") && strcmp(effect, "NoExecute"))
-			continue;
-		if (!tolerates(pod, key, value, effect)) {
-			snprintf(buf, n, "node(s) had untolerated taint {%s: %s}", key, value);
-			return buf;
-		}
-	}
-	/*
-	 * A node not Ready that the node lifecycle controller has not tainted
-	 * yet counts as tainted not-ready:NoSchedule (TaintNodesByCondition).
-	 * Only a NoSchedule toleration helps: every pod tolerates not-ready
-	 * NoExecute for a while (DefaultTolerationSeconds admission), which
-	 * says how long it may stay, not that it may be placed there.
-	 */
-	if (!nd->ready && !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule"))
-		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
-	return NULL;
-}
-
-static const char *f_affinity(const struct node *nd, const json_t *pod, const struct pick *pk,
-			      char *buf, size_t n)
-{
-	const json_t *sel = gt_json_path(pod, "spec.nodeSelector");
-	const char *key;
-	json_t *v;
-
-	(void)pk;
-	(void)buf;
-	(void)n;
-	json_object_foreach((json_t *)sel, key, v) {
-		const char *have = json_string_value(
-			json_object_get(gt_json_path(nd->obj, "metadata.labels"), key));
-
-		if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)))
-			return "node(s) didn't match Pod's node affinity/selector";
-	}
-	if (!terms_match(gt_json_path(pod, "spec.affinity.nodeAffinity."
-				      "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"), nd))
-		return "node(s) didn't match Pod's node affinity/selector";
-	return NULL;
-}
-
-bool gt_sched_daemon_fits(const json_t *node, const json_t *pod, bool running)
-{
-	struct node nd = { .name = gt_json_str(node, "metadata.name"), .obj = node, .ready = true };
-	const json_t *t;
-	char buf[300];
-	size_t i;
-
-	if (!nd.name || f_affinity(&nd, pod, NULL, buf, sizeof(buf)))
-		return false;
-	json_array_foreach(gt_json_path(node, "spec.taints"), i, t) {
-		const char *effect = gt_json_str(t, "effect") ?: "";
-
-		if ((!strcmp(effect, "NoExecute") || (!running && !strcmp(effect, "NoSchedule"))) &&
-		    !tolerates(pod, gt_json_str(t, "key") ?: "", gt_json_str(t, "value") ?: "", effect))
-			return false;
-	}
-	return true;
-}
-
-static const char *f_volumes(const struct node *nd, const json_t *pod, const struct pick *pk,
-			     char *buf, size_t n)
-{
-	const json_t *terms;
-	size_t i;
-
-	(void)pod;
-	(void)buf;
-	(void)n;
-	json_array_foreach(pk->vt, i, terms)
-		if (!terms_match(terms, nd))
-			return "node(s) had volume node affinity conflict";
-	return NULL;
-}
-
-/* Required anti-affinity terms with the hostname topology key. */
-static const char *f_anti_affinity(const struct node *nd, const json_t *pod, const struct pick *pk,
-				   char *buf, size_t n)
-{
-	const json_t *term;
-	const char *ns = gt_json_str(pod, "metadata.namespace") ?: "default";
-	size_t i;
-
-	(void)pk;
-	(void)buf;
-	(void)n;
-	json_array_foreach(gt_json_path(pod, "spec.affinity.podAntiAffinity."
-				       "requiredDuringSchedulingIgnoredDuringExecution"), i, term) {
-		struct gt_labelsel *sel = NULL;
-		bool hit = false;
-
-		if (strcmp(gt_json_str(term, "topologyKey") ?: "", "kubernetes.io/hostname") ||
-		    gt_labelsel_from_object(json_object_get(term, "labelSelector"), &sel, NULL) < 0)
-			continue;
-		for (size_t k = 0; k < nd->npods && !hit; k++) {
-			const json_t *other = nd->pods[k];
-			const json_t *nss = json_object_get(term, "namespaces"), *x;
-			bool ns_ok = !json_array_size(nss) ?
-				!strcmp(gt_json_str(other, "metadata.namespace") ?: "default", ns) : false;
-			size_t j;
-
-			json_array_foreach(nss, j, x)
-				ns_ok |= json_is_string(x) && !strcmp(json_string_value(x),
-					gt_json_str(other, "metadata.namespace") ?: "default");
-			hit = ns_ok && gt_labelsel_match(sel, gt_json_path(other, "metadata.labels"));
-		}
-		gt_labelsel_free(sel);
-		if (hit)
-			return "node(s) didn't match pod anti-affinity rules";
-	}
-	return NULL;
-}
-
-/* Resource fit: one reason per node (the first short resource). */
-static const char *f_resources(const struct node *nd, const json_t *pod, const struct pick *pk,
-			       char *buf, size_t n)
-{
-	(void)pod;
-	for (size_t i = 0; i < pk->n; i++) {
-		struct res *r = node_res((struct node *)nd, pk->names[i]);
-
-		if (pk->want[i] <= 0)
-			continue;
-		if (!r || r->used + pk->want[i] > r->alloc) {
-			if (i == 0)
-				return "Too many pods";
-			snprintf(buf, n, "Insufficient %s", pk->names[i]);
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-static const filter_fn filters[] = {
-	f_unschedulable, f_taints, f_affinity, f_volumes, f_resources, f_anti_affinity,
-};
-
-/* ---- scores (0..100 each) ---- */
-
-static double frac_free(const struct node *nd, const char *name, int64_t want)
-{
-	const struct res *r = node_res((struct node *)nd, name);
-
-	if (!r || r->alloc <= 0)
-		return 0;
-	return (double)(r->alloc - r->used - want) / (double)r->alloc;
-}
-
-static double score(const struct gt_sched *s, const struct node *nd, const json_t *pod,
-		    const struct pick *pk)
-{
-	int64_t cpu = pk->cpu, mem = pk->mem, gpu = pk->gpu;
-	double fc = frac_free(nd, "cpu", cpu), fm = frac_free(nd, "memory", mem), total = 0;
-	const struct res *g = node_res((struct node *)nd, GT_SCHED_GPU);
-	const json_t *pref;
-	size_t i;
-
-	total += s->pol.least_allocated * 50.0 * (fc + fm);
-	total += s->pol.balanced * 100.0 * (1.0 - (fc > fm ? fc - fm : fm - fc));
-	if (gpu > 0 && g && g->alloc > 0)
-		total += s->pol.gpu_binpack * 100.0 * (double)(g->used + gpu) / (double)g->alloc;
-	else if (gpu <= 0)
-		total += s->pol.gpu_binpack * (g && g->alloc > 0 ? 0.0 : 100.0);
-	pref = gt_json_path(pod, "spec.affinity.nodeAffinity."
-			    "preferredDuringSchedulingIgnoredDuringExecution");
-	if (json_array_size(pref)) {
-		int64_t sum = 0, got = 0, w;
-		const json_t *p;
-
-		json_array_foreach(pref, i, p) {
-			if (gt_json_int(p, "weight", &w) < 0 || w <= 0)
-				continue;
-			sum += w;
-			if (term_match(json_object_get(p, "preference"), nd))
-				got += w;
-		}
-		if (sum)
-			total += s->pol.node_affinity * 100.0 * (double)got / (double)sum;
-	}
-	return total;
-}
-
 /* ---- pick ---- */
+
+void gt_sched_pick_init(struct pick *pk, const json_t *pod, const json_t *vt)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->pod = pod;
+	pk->vt = vt;
+	pk->ns = gt_json_str(pod, "metadata.namespace") ?: "default";
+	pk->n = pod_resources(pod, pk->names);
+	for (size_t i = 0; i < pk->n; i++) {
+		pk->want[i] = i == 0 ? 1 : gt_sched_pod_request(pod, pk->names[i]);
+		pk->slot[i] = gt_sched_fixed_slot(pk->names[i]);
+	}
+	pk->cpu = gt_sched_pod_request(pod, "cpu");
+	pk->mem = gt_sched_pod_request(pod, "memory");
+	pk->gpu = gt_sched_pod_request(pod, GT_SCHED_GPU);
+	pk->tolerations = gt_json_path(pod, "spec.tolerations");
+	pk->selector = gt_json_path(pod, "spec.nodeSelector");
+	pk->required = gt_json_path(pod, "spec.affinity.nodeAffinity."
+				    "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+	pk->anti = gt_json_path(pod, "spec.affinity.podAntiAffinity."
+				"requiredDuringSchedulingIgnoredDuringExecution");
+	pk->preferred = gt_json_path(pod, "spec.affinity.nodeAffinity."
+				     "preferredDuringSchedulingIgnoredDuringExecution");
+}
+
+void gt_sched_pick_release(struct pick *pk)
+{
+	gt_sched_spread_release(pk);
+}
+
+/* How many feasible nodes a pick looks for before it stops. */
+static size_t feasible_wanted(const struct gt_sched *s)
+{
+	size_t n = s->present, want;
+	long pct = s->pol.sample_percent;
+
+	if (n < 100 || pct >= 100)
+		return n;
+	if (pct <= 0) {
+		pct = 50 - (long)n / 125;
+		if (pct < 5)
+			pct = 5;
+	}
+	want = n * (size_t)pct / 100;
+	return want < 100 ? 100 : want;
+}
 
 struct reason {
 	char text[200];
@@ -553,61 +420,68 @@ static int cmp_reason(const void *a, const void *b)
 	return strcmp(sx, sy);
 }
 
+static void count_reason(struct reason **rs, size_t *nr, size_t *cr, const char *r)
+{
+	size_t k;
+
+	for (k = 0; k < *nr && strcmp((*rs)[k].text, r); k++)
+		;
+	if (k == *nr) {
+		gt_grow((void **)rs, cr, *nr + 1, sizeof(**rs));
+		snprintf((*rs)[*nr].text, sizeof((*rs)[0].text), "%s", r);
+		(*rs)[(*nr)++].count = 0;
+	}
+	(*rs)[k].count++;
+}
+
 int gt_sched_pick(struct gt_sched *s, const json_t *pod, const json_t *volume_terms,
 		  const char **node, struct gt_buf *why)
 {
 	struct reason *rs = NULL;
-	size_t nr = 0, cr = 0;
+	size_t nr = 0, cr = 0, found = 0, want = feasible_wanted(s), k;
+	size_t start = want < s->present && s->n ? s->next_start % s->n : 0;
 	const struct node *best = NULL;
 	double best_score = 0;
-	struct pick pk = { .vt = volume_terms };
+	struct pick pk;
 
-	pk.n = pod_resources(pod, pk.names);
-	for (size_t i = 0; i < pk.n; i++)
-		pk.want[i] = i == 0 ? 1 : gt_sched_pod_request(pod, pk.names[i]);
-	pk.cpu = gt_sched_pod_request(pod, "cpu");
-	pk.mem = gt_sched_pod_request(pod, "memory");
-	pk.gpu = gt_sched_pod_request(pod, GT_SCHED_GPU);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct node *nd = &s->nodes[i];
-		const char *r = NULL;
+	gt_sched_pick_init(&pk, pod, volume_terms);
+	gt_sched_spread_init(s, &pk);
+	for (k = 0; k < s->n && found < want; k++) {
+		const struct node *nd = &s->nodes[(start + k) % s->n];
+		const char *r;
 		char buf[200];
 		double sc;
 
-		for (size_t f = 0; f < GT_ARRAY_SIZE(filters) && !r; f++)
-			r = filters[f](nd, pod, &pk, buf, sizeof(buf));
+		if (!nd->obj)
+			continue;
+		r = gt_sched_fails(nd, &pk, false, buf, sizeof(buf));
 		if (r) {
-			size_t k;
-
-			for (k = 0; k < nr && strcmp(rs[k].text, r); k++)
-				;
-			if (k == nr) {
-				gt_grow((void **)&rs, &cr, nr + 1, sizeof(*rs));
-				snprintf(rs[nr].text, sizeof(rs[nr].text), "%s", r);
-				rs[nr++].count = 0;
-			}
-			rs[k].count++;
+			count_reason(&rs, &nr, &cr, r);
 			continue;
 		}
-		sc = score(s, nd, pod, &pk);
+		found++;
+		sc = gt_sched_score(s, nd, &pk);
 		if (!best || sc > best_score) {
 			best = nd;
 			best_score = sc;
 		}
 	}
+	if (want < s->present && s->n)
+		s->next_start = (start + k) % s->n;
+	gt_sched_pick_release(&pk);
 	if (best) {
 		free(rs);
 		*node = best->name;
 		return 0;
 	}
 	gt_buf_reset(why);
-	if (!s->n) {
+	if (!s->present) {
 		gt_buf_adds(why, "no nodes available to schedule pods");
 	} else {
 		qsort(rs, nr, sizeof(*rs), cmp_reason);
-		gt_buf_addf(why, "0/%zu nodes are available: ", s->n);
-		for (size_t k = 0; k < nr; k++)
-			gt_buf_addf(why, "%s%d %s", k ? ", " : "", rs[k].count, rs[k].text);
+		gt_buf_addf(why, "0/%zu nodes are available: ", s->present);
+		for (size_t j = 0; j < nr; j++)
+			gt_buf_addf(why, "%s%d %s", j ? ", " : "", rs[j].count, rs[j].text);
 		gt_buf_adds(why, ".");
 	}
 	free(rs);
