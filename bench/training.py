@@ -74,7 +74,7 @@ class Cluster:
         if sim:
             self.procs.append(subprocess.Popen(
                 [gantry, "agent", "--kubeconfig", kc, "--simulate", str(sim), "--sim-cpu", "8",
-                 "--sim-memory", "32Gi", "--node-name", "sim"],
+                 "--sim-memory", "32Gi"],
                 stdout=log, stderr=log))
 
     def close(self):
@@ -280,8 +280,12 @@ def main():
     print(text)
     if a.doc:
         doc = open(a.doc).read()
+        results = "<!-- results: written by scripts/run-bench.sh"
         if BEGIN in doc and END in doc:
             doc = doc[:doc.index(BEGIN)] + text + doc[doc.index(END) + len(END):]
+        elif results in doc:  # above the part report.py rewrites
+            i = doc.index(results)
+            doc = doc[:i] + text + "\n\n" + doc[i:]
         else:
             doc = doc.rstrip("\n") + "\n\n" + text + "\n"
         open(a.doc, "w").write(doc)

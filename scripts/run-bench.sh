@@ -51,7 +51,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-PARTS=" ${BENCH_PARTS:-api agent interactive sched} "
+PARTS=" ${BENCH_PARTS:-api agent interactive sched training} "
 SECS=${BENCH_SECS:-3}
 REPS=${BENCH_REPS:-3}
 RATE_SECS=${BENCH_RATE_SECS:-10}
@@ -400,20 +400,22 @@ except Exception:
 # Starts the agent part's `gantry server --no-agent` with its data in
 # $adir/srv and creates namespace NS; sets asrv_pid, AURL, ATOKEN and
 # $adir/ca.pem.
-asrv_start() { # asrv_start PART NS
+asrv_start() { # asrv_start PART NS [SERVER FLAGS...]
+  local part=$1 ns=$2
+  shift 2
   "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 --no-agent \
-    --log-level warn >"$adir/server.log" 2>&1 &
+    --log-level warn "$@" >"$adir/server.log" 2>&1 &
   asrv_pid=$!
   local kc=$adir/srv/admin.kubeconfig _ code
   for _ in $(seq 1 200); do [ -s "$kc" ] && break; sleep 0.1; done
-  [ -s "$kc" ] || { tail -20 "$adir/server.log" >&2; die "$1 part: server wrote no kubeconfig in 20 s"; }
+  [ -s "$kc" ] || { tail -20 "$adir/server.log" >&2; die "$part part: server wrote no kubeconfig in 20 s"; }
   AURL=$(awk '$1 == "server:" {print $2}' "$kc")
   ATOKEN=$(awk '$1 == "token:" {print $2}' "$kc")
   awk '$1 == "certificate-authority-data:" {print $2}' "$kc" | base64 -d >"$adir/ca.pem"
   code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$adir/ca.pem" \
     -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' -X POST \
-    "$AURL/api/v1/namespaces" -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$2\"}}")
-  [ "$code" = 201 ] || die "$1 part: creating namespace $2: HTTP $code"
+    "$AURL/api/v1/namespaces" -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}")
+  [ "$code" = 201 ] || die "$part part: creating namespace $ns: HTTP $code"
 }
 
 # Starts `gantry agent --runtime RUNTIME` on $root (the caller has put it in
@@ -752,7 +754,9 @@ sched_bench() {
   local t0 got _ out rc=0
   adir=$tmp/sched
   mkdir -p "$adir"
-  asrv_start sched bench-sched
+  # the hollow nodes renew their Leases every 60 s: a longer grace than
+  # that keeps the node lifecycle controller from declaring them Unknown
+  asrv_start sched bench-sched --node-monitor-grace-period 600
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
   "$GANTRY_BIN" agent --kubeconfig "$adir/srv/admin.kubeconfig" --simulate "$SCHED_NODES" \
@@ -811,6 +815,14 @@ if want sched; then
   sched_t0=$(date +%s)
   sched_bench
   meta "elapsed_sched_s $(( $(date +%s) - sched_t0 ))"
+fi
+if want training; then
+  # bench/training.py runs its own server and writes its own marked section
+  train_doc=docs/benchmarks.md
+  [ "${BENCH_NO_DOC:-}" = 1 ] && train_doc=
+  /usr/bin/python3 bench/training.py --gantry "$GANTRY_BIN" --sim "${BENCH_TRAIN_SIM:-64}" \
+    ${train_doc:+--doc "$train_doc"} | tee -a "$results" | grep -v '^RESULT ' || \
+    echo "run-bench: training part failed" >&2
 fi
 meta "elapsed_s $(( $(date +%s) - start ))"
 
