@@ -31,7 +31,7 @@ run_e2e() {
   export GANTRY_BIN="${GANTRY_BIN:-$top/bin/gantry}"
   export KUBECTL_120=$("$top/scripts/kubectl120.sh")
   export KUBECTL_133=${KUBECTL_133:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
-  out=$(cd "$top" && timeout 1500 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1); rc=$?
+  out=$(cd "$top" && timeout 2400 /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=15 tests/e2e 2>&1); rc=$?
   echo "$out" | tail -60
   line=$(echo "$out" | grep -E '[0-9]+ (passed|failed)' | tail -1)
   p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
