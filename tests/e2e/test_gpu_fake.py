@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import net_args, poll
+from conftest import net_args, poll, wait_node_ready
 
 GANTRY = os.environ.get("GANTRY_BIN", "bin/gantry")
 
@@ -26,6 +26,8 @@ def gpu_server(new_server):
     os.mknod(os.path.join(devdir, "nvidiactl"), 0o666 | 0o020000, os.makedev(195, 255))
     srv = new_server("--node-name", "gpu-node", "--gpu-dev-dir", devdir,
                      "--backoff-base-ms", "500", *net_args(), agent=True)
+    srv.node = "gpu-node"
+    wait_node_ready(srv)
     yield srv
     try:
         srv.request("DELETE", "/api/v1/namespaces/default/pods", {"gracePeriodSeconds": 0})
@@ -100,3 +102,44 @@ def test_capacity_allocation_and_refusal(gpu_server):
     srv.create("/api/v1/namespaces/default/pods", gpu_pod("g4", 1, "echo V=$NVIDIA_VISIBLE_DEVICES"))
     wait_phase(srv, "g4", ("Succeeded",))
     assert logs(srv, "g4").strip() in ("V=0", "V=1")
+
+
+def test_pytorchjob_ranks_get_their_gpus(gpu_server):
+    """A PyTorchJob whose ranks each ask for nvidia.com/gpu: 1 is scheduled
+    onto the GPU node as a gang, and each rank sees its own device (device
+    node, NVIDIA_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES) beside Kubeflow's
+    environment."""
+    srv = gpu_server
+    # the GPUs are free again (the test before holds one for a minute)
+    srv.request("DELETE", "/api/v1/namespaces/default/pods", {"gracePeriodSeconds": 0})
+    assert poll(lambda: not srv.get("/api/v1/namespaces/default/pods")["items"], 30)
+    cmd = ("ls /dev | grep -E '^nvidia[0-9]+$' | tr '\\n' ' '; echo; "
+           "echo RANK=$RANK V=$NVIDIA_VISIBLE_DEVICES C=$CUDA_VISIBLE_DEVICES")
+    tpl = {"spec": {"containers": [{"name": "pytorch", "image": "host",
+                                    "command": ["sh", "-c", cmd],
+                                    "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}
+    srv.create("/apis/kubeflow.org/v1/namespaces/default/pytorchjobs", {
+        "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "metadata": {
+            "name": "gpujob", "annotations": {"training.gantry.dev/checkpoint-claim": "none"}},
+        "spec": {"runPolicy": {"cleanPodPolicy": "None"}, "pytorchReplicaSpecs": {
+            "Master": {"replicas": 1, "restartPolicy": "Never", "template": tpl},
+            "Worker": {"replicas": 1, "restartPolicy": "Never", "template": tpl}}}})
+
+    def done():
+        st = srv.get("/apis/kubeflow.org/v1/namespaces/default/pytorchjobs/gpujob").get("status", {})
+        return any(c["type"] in ("Succeeded", "Failed") and c["status"] == "True"
+                   for c in st.get("conditions", []))
+    assert poll(done, 60)
+    st = srv.get("/apis/kubeflow.org/v1/namespaces/default/pytorchjobs/gpujob")["status"]
+    assert any(c["type"] == "Succeeded" and c["status"] == "True" for c in st["conditions"]), \
+        [c.get("message") for c in st["conditions"]]
+    seen = []
+    for role, rank in (("master", "0"), ("worker", "1")):
+        out = logs(srv, "gpujob-%s-0" % role).strip().splitlines()
+        devs = out[0].split()
+        assert len(devs) == 1, out
+        idx = devs[0][len("nvidia"):]
+        assert out[1] == "RANK=%s V=%s C=0" % (rank, idx), out
+        seen.append(idx)
+    assert sorted(seen) == ["0", "1"], "two ranks shared a GPU: %r" % seen
+    srv.request("DELETE", "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs/gpujob")
