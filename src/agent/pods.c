@@ -1078,6 +1078,12 @@ static void *worker(void *arg)
 			; /* Failed at admission: nothing runs */
 		else if (!pod_finished(p, pod))
 			step(p, pod);
+		else if (p->gpus_ready) {
+			/* a finished pod's GPUs are free for others (the kubelet's
+			 * device manager reclaims devices of pods no longer active) */
+			gt_gpu_release(&p->a->gpus, p->uid);
+			p->gpus_ready = false;
+		}
 		if (p->volumes_ready && gt_now_ms() - last_refresh > 2000) {
 			struct gt_vol_ctx vc = { .pod_dir = p->dir, .get = api_get, .get_ctx = p->a };
 			char pv[4096];

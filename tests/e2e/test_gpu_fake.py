@@ -102,6 +102,12 @@ def test_capacity_allocation_and_refusal(gpu_server):
     srv.create("/api/v1/namespaces/default/pods", gpu_pod("g4", 1, "echo V=$NVIDIA_VISIBLE_DEVICES"))
     wait_phase(srv, "g4", ("Succeeded",))
     assert logs(srv, "g4").strip() in ("V=0", "V=1")
+    # a finished pod's GPU is free again while the pod object stays (g2
+    # still holds the other one): g5 gets g4's
+    srv.create("/api/v1/namespaces/default/pods", gpu_pod("g5", 1, "echo V=$NVIDIA_VISIBLE_DEVICES"))
+    p5 = wait_phase(srv, "g5", ("Succeeded", "Failed"))
+    assert p5["status"]["phase"] == "Succeeded", p5["status"]
+    assert logs(srv, "g5").strip() == logs(srv, "g4").strip()
 
 
 def test_pytorchjob_ranks_get_their_gpus(gpu_server):
