@@ -96,6 +96,11 @@ bool gt_tj_progress(json_t *status, const char *log, size_t len, time_t now)
 	step = json_integer_value(json_object_get(rep, "step"));
 	if (json_is_integer(json_object_get(rep, "total_steps")))
 		total = json_integer_value(json_object_get(rep, "total_steps"));
+	/* a rank's output is not to be trusted: steps are counts */
+	if (step < 0 || step > (int64_t)1 << 53 || total < 0 || total > (int64_t)1 << 53) {
+		json_decref(rep);
+		return false;
+	}
 	gt_json_int(old, "step", &ostep);
 	if (ostep == step) {
 		json_decref(rep);
@@ -106,7 +111,7 @@ bool gt_tj_progress(json_t *status, const char *log, size_t len, time_t now)
 	json_object_set_new(prog, "step", json_integer(step));
 	if (total > 0) {
 		json_object_set_new(prog, "totalSteps", json_integer(total));
-		snprintf(buf, sizeof(buf), "%lld%%", (long long)(step * 100 / total));
+		snprintf(buf, sizeof(buf), "%lld%%", (long long)(step >= total ? 100 : step * 100 / total));
 		json_object_set_new(prog, "percent", json_string(buf));
 	}
 	json_object_foreach(rep, k, v) {
