@@ -1,0 +1,213 @@
+"""MPIJob (kubeflow.org/v2beta1, issue 6): a real OpenMPI allreduce (Debian's
+openmpi, compiled here with mpicc) across 2 workers of the `host` image on
+the embedded agent; the launcher reaches the workers without sshd, through
+Gantry's rsh agent; the hostfile; bad input with 422 field paths."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import VERSIONS, _ns_name, agent_server, agent_teardown, poll, pod_logs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MPIJ = "/apis/kubeflow.org/v2beta1/namespaces/%s/mpijobs"
+
+
+@pytest.fixture(scope="module")
+def srv(new_server):
+    s = agent_server(new_server, "mpi-node")
+    yield s
+    agent_teardown(s)
+
+
+@pytest.fixture
+def ns(srv, request):
+    return srv.make_ns(_ns_name(request.node.name))
+
+
+@pytest.fixture(scope="module")
+def prog(tmp_path_factory):
+    """The allreduce program, built with mpicc into a directory the pods mount."""
+    d = tmp_path_factory.mktemp("mpi")
+    subprocess.run(["mpicc", "-O1", "-o", str(d / "allreduce"),
+                    os.path.join(HERE, "manifests", "mpi_allreduce.c")], check=True)
+    os.chmod(str(d), 0o755)
+    return str(d)
+
+
+def mpijob(name, launcher_cmd, prog_dir, workers=2, **spec):
+    vol = {"name": "prog", "hostPath": {"path": prog_dir, "type": "Directory"}}
+    mount = {"name": "prog", "mountPath": "/mpi-test"}
+
+    def tpl(cmd, env=()):
+        return {"spec": {"terminationGracePeriodSeconds": 1, "volumes": [vol],
+                         "containers": [{"name": "mpi", "image": "host", "command": cmd,
+                                         "env": list(env), "volumeMounts": [mount]}]}}
+    root = [{"name": "OMPI_ALLOW_RUN_AS_ROOT", "value": "1"},
+            {"name": "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "value": "1"}]
+    body = {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
+            "spec": {"slotsPerWorker": 1, "runPolicy": {"cleanPodPolicy": "Running"},
+                     "mpiReplicaSpecs": {
+                         "Launcher": {"replicas": 1, "template": tpl(launcher_cmd, root)},
+                         "Worker": {"replicas": workers,
+                                    "template": tpl(["sleep", "3600"])}}}}
+    body["spec"].update(spec)
+    return body
+
+
+def get(srv, ns, name):
+    return srv.get((MPIJ % ns) + "/" + name)
+
+
+def conds(j):
+    return {c["type"] for c in j.get("status", {}).get("conditions", [])
+            if c.get("status") == "True"}
+
+
+def wait_cond(srv, ns, name, want, timeout=120):
+    last = {}
+
+    def check():
+        last["j"] = get(srv, ns, name)
+        return want in conds(last["j"])
+    ok = poll(check, timeout)
+    if not ok:
+        for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]:
+            print(p["metadata"]["name"], json.dumps(p.get("status"))[:1500])
+    assert ok, json.dumps(last.get("j", {}).get("status"), indent=1)
+    return last["j"]
+
+
+def test_openmpi_allreduce_across_two_workers(srv, ns, prog):
+    """mpirun in the launcher starts the ranks on both workers through the
+    rsh agent (no sshd anywhere), the allreduce sums across them, the job
+    Succeeds from the launcher's exit, and the running workers are cleaned."""
+    # a pod of the same namespace that is not part of the job: rsh must refuse it
+    srv.create("/api/v1/namespaces/%s/pods" % ns, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "outsider"},
+        "spec": {"terminationGracePeriodSeconds": 1, "restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": "host", "command": ["sleep", "3600"]}]}})
+    name = "allreduce"
+    w1 = "%s-worker-1.%s.%s.svc" % (name, name, ns)
+    script = ("cat /etc/mpi/hostfile; echo K_MPI_JOB_ROLE=$K_MPI_JOB_ROLE; "
+              "echo rsh-agent=$OMPI_MCA_plm_rsh_agent; "
+              "echo via-rsh=$(/run/gantry/rsh -o ConnectionAttempts=10 %s hostname); "
+              "/run/gantry/rsh outsider true; echo outsider-rc=$?; "
+              "exec mpirun -np 2 --mca btl tcp,self /mpi-test/allreduce" % w1)
+    srv.create(MPIJ % ns, mpijob(name, ["sh", "-c", script], prog))
+    j = wait_cond(srv, ns, name, "Succeeded", 180)
+    assert "Failed" not in conds(j)
+    assert j["status"]["replicaStatuses"]["Launcher"]["succeeded"] == 1
+    log = pod_logs(srv, ns, name + "-launcher")
+    lines = log.splitlines()
+    # the hostfile mpi-operator writes for OpenMPI, mounted at /etc/mpi
+    host = ["%s-worker-%d.%s.%s.svc slots=1" % (name, i, name, ns) for i in range(2)]
+    assert lines[:2] == host, log
+    cm = srv.get("/api/v1/namespaces/%s/configmaps/%s-config" % (ns, name))
+    assert cm["data"]["hostfile"] == "\n".join(host) + "\n"
+    assert cm["data"]["discover_hosts.sh"].startswith("#!/bin/sh\n")
+    assert "K_MPI_JOB_ROLE=launcher" in lines
+    assert "rsh-agent=/run/gantry/rsh" in lines
+    # rsh ran `hostname` in worker 1; a pod outside the job is refused
+    assert "via-rsh=%s-worker-1" % name in lines, log
+    assert "outsider-rc=255" in lines, log
+    assert "no pod of this job" in log, log
+    # the allreduce: 2 ranks, one on each worker, sum 1 + 2
+    assert "allreduce size=2 sum=3" in lines, log
+    ranks = {l.split()[1]: l.split()[3] for l in lines if l.startswith("rank ")}
+    assert sorted(ranks.values()) == ["%s-worker-0" % name, "%s-worker-1" % name], log
+    # what the job is made of
+    svc = srv.get("/api/v1/namespaces/%s/services/%s" % (ns, name))
+    assert svc["spec"]["clusterIP"] == "None"
+    assert svc["spec"]["selector"]["training.kubeflow.org/job-name"] == name
+    pg = srv.get("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups/%s" % (ns, name))
+    assert pg["spec"]["minMember"] == 3
+    # cleanPodPolicy Running: the workers go once the launcher is done
+    assert poll(lambda: not [p for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]
+                             if p["metadata"]["name"].startswith(name + "-worker")
+                             and p["status"].get("phase") == "Running"
+                             and not p["metadata"].get("deletionTimestamp")], 30)
+    for v in VERSIONS:
+        out = srv.kubectl(v, "get", "mpij", "-n", ns).stdout
+        assert name in out and "Succeeded" in out, out
+        r = srv.kubectl(v, "wait", "--for=condition=Succeeded", "mpijob/" + name, "-n", ns,
+                        "--timeout=10s")
+        assert r.returncode == 0, r.stderr
+
+
+def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
+    """WaitForWorkersReady: the launcher is created once both workers are
+    Ready; workers carry hostname/subdomain and resolve by FQDN; the launcher
+    gets mpi-operator's environment; the gang is the workers."""
+    name = "waiter"
+    w0 = "%s-worker-0.%s.%s.svc" % (name, name, ns)
+    srv.create(MPIJ % ns, mpijob(name, ["sh", "-c", "getent hosts %s && env | sort" % w0], prog,
+                                 launcherCreationPolicy="WaitForWorkersReady",
+                                 mpiImplementation="OpenMPI", slotsPerWorker=2))
+    j = wait_cond(srv, ns, name, "Succeeded", 120)
+    pods = {p["metadata"]["name"]: p for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]}
+    for i in range(2):
+        w = pods["%s-worker-%d" % (name, i)]
+        assert w["spec"]["hostname"] == "%s-worker-%d" % (name, i)
+        assert w["spec"]["subdomain"] == name
+        assert w["metadata"]["labels"]["training.kubeflow.org/job-role"] == "worker"
+    la = pods[name + "-launcher"]
+    # created after every worker was Ready
+    ready = max(c["lastTransitionTime"] for i in range(2)
+                for c in pods["%s-worker-%d" % (name, i)]["status"]["conditions"]
+                if c["type"] == "Ready")
+    assert la["metadata"]["creationTimestamp"] >= ready
+    log = pod_logs(srv, ns, name + "-launcher")
+    w0_ip = pods[name + "-worker-0"]["status"]["podIP"]
+    assert log.split()[0] == w0_ip, log
+    env = dict(l.split("=", 1) for l in log.splitlines() if "=" in l)
+    want = {"OMPI_MCA_orte_keep_fqdn_hostnames": "true",
+            "OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
+            "OMPI_MCA_plm_rsh_args": "-o ConnectionAttempts=10",
+            "OMPI_MCA_orte_set_default_slots": "2",
+            "OMPI_MCA_plm_rsh_agent": "/run/gantry/rsh",
+            "K_MPI_JOB_ROLE": "launcher"}
+    assert {k: env.get(k) for k in want} == want, log
+    pg = srv.get("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups/%s" % (ns, name))
+    assert pg["spec"]["minMember"] == 2
+    assert j["spec"]["slotsPerWorker"] == 2
+
+
+@pytest.mark.parametrize("case,field", [
+    ("no-launcher", "spec.mpiReplicaSpecs[Launcher]"),
+    ("two-launchers", "spec.mpiReplicaSpecs[Launcher].replicas"),
+    ("no-workers", "spec.mpiReplicaSpecs[Worker].replicas"),
+    ("bad-type", "spec.mpiReplicaSpecs"),
+    ("slots", "spec.slotsPerWorker"),
+    ("impl", "spec.mpiImplementation"),
+    ("policy", "spec.launcherCreationPolicy"),
+    ("backoff", "spec.runPolicy.backoffLimit"),
+    ("no-container", "spec.mpiReplicaSpecs[Worker].template.spec.containers"),
+])
+def test_bad_input_is_422_with_the_field(srv, ns, prog, case, field):
+    body = mpijob("bad-" + case, ["true"], prog)
+    specs, spec = body["spec"]["mpiReplicaSpecs"], body["spec"]
+    if case == "no-launcher":
+        del specs["Launcher"]
+    elif case == "two-launchers":
+        specs["Launcher"]["replicas"] = 2
+    elif case == "no-workers":
+        specs["Worker"]["replicas"] = 0
+    elif case == "bad-type":
+        specs["Chief"] = specs["Worker"]
+    elif case == "slots":
+        spec["slotsPerWorker"] = 0
+    elif case == "impl":
+        spec["mpiImplementation"] = "LAM"
+    elif case == "policy":
+        spec["launcherCreationPolicy"] = "Later"
+    elif case == "backoff":
+        spec["runPolicy"]["backoffLimit"] = -1
+    elif case == "no-container":
+        specs["Worker"]["template"]["spec"]["containers"] = []
+    r = srv.request("POST", MPIJ % ns, body)
+    assert r.status == 422, (case, r)
+    causes = [c["field"] for c in r.json()["details"]["causes"]]
+    assert field in causes, (field, r.json())
+    assert not srv.exists((MPIJ % ns) + "/" + body["metadata"]["name"])
