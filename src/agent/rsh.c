@@ -16,6 +16,9 @@
  *     hostname or name is HOST's first label (a worker's FQDN
  *     "<job>-worker-0.<job>.<ns>.svc" or its pod name), controlled by the
  *     same owner as the caller (the same MPIJob) - nothing else is reachable;
+ *     one not there yet or not running yet answers {"error", "retry": true}
+ *     and the client tries again (as ssh's ConnectionAttempts) for up to
+ *     $GANTRY_RSH_WAIT seconds (60);
  *   - runs `runc exec` in that pod's first running container with the
  *     command joined by spaces under /bin/sh -c (as sshd runs it), the
  *     caller's descriptors as its stdio, and answers {"exitCode": n} (or
@@ -123,12 +126,18 @@ static int resolve(struct gt_agent *a, const char *uid, const char *host, char *
 	}
 	snprintf(why, wn, "%s: no pod of this job with that hostname on node %s (rsh reaches the "
 		 "job's pods on the same node only)", host, a->node);
+	rc = -EAGAIN; /* it may be on its way */
 	for (p = a->pods; p; p = p->next) {
 		if (p->gone || strcmp(p->ns, ns))
 			continue;
 		pod_facts(p, o, sizeof(o), hn, sizeof(hn));
-		if (strcmp(o, owner) || (strcmp(hn, label) && strcmp(p->name, label)))
+		if (strcmp(hn, label) && strcmp(p->name, label))
 			continue;
+		if (strcmp(o, owner)) {
+			snprintf(why, wn, "%s: pod %s/%s is not part of this job", host, p->ns, p->name);
+			rc = -EPERM;
+			break;
+		}
 		snprintf(why, wn, "%s: pod %s/%s has no running container", host, p->ns, p->name);
 		for (size_t i = 0; i < p->nctrs; i++)
 			if (!p->ctrs[i].init && p->ctrs[i].running) {
@@ -238,8 +247,9 @@ static void *sess_main(void *arg)
 		reply(s->fd, json_pack("{s:s}", "error", "the caller is not in a pod of this node"));
 		goto out;
 	}
-	if (resolve(s->a, uid, gt_json_str(req, "host"), id, sizeof(id), why, sizeof(why)) < 0) {
-		reply(s->fd, json_pack("{s:s}", "error", why));
+	if ((code = resolve(s->a, uid, gt_json_str(req, "host"), id, sizeof(id), why,
+			    sizeof(why))) < 0) {
+		reply(s->fd, json_pack("{s:s,s:b}", "error", why, "retry", code == -EAGAIN));
 		goto out;
 	}
 	json_array_foreach(json_object_get(req, "command"), i, c)

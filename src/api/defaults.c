@@ -591,7 +591,7 @@ static void pytorchjob(json_t *obj)
 
 /* kubeflow.org/v2beta1 MPIJob: mpi-operator's SetDefaults_MPIJob (the
  * Launcher restarts OnFailure, Workers Never; Worker replicas 1 here, since
- * Gantry requires workers). */
+ * Gantry requires workers; backoffLimit 6, the launcher Job's default). */
 static void mpijob(json_t *obj)
 {
 	json_t *spec = obj_get(obj, "spec"), *specs = spec ? obj_get(spec, "mpiReplicaSpecs") : NULL;
@@ -604,6 +604,8 @@ static void mpijob(json_t *obj)
 	def_str(spec, "mpiImplementation", "OpenMPI");
 	def_str(spec, "launcherCreationPolicy", "AtStartup");
 	def_str(obj_member(spec, "runPolicy"), "cleanPodPolicy", "None");
+	/* mpi-operator's launcher is a batch Job: backoffLimit 6 unless given */
+	def_int(obj_member(spec, "runPolicy"), "backoffLimit", 6);
 	json_object_foreach(specs, type, rs) {
 		if (!json_is_object(rs))
 			continue;

@@ -5,6 +5,8 @@
  * agent's socket ($GANTRY_RSH_SOCKET, default GT_RSH_SOCKET) and exits with
  * the remote command's status; see agent/rsh.c.  ssh's options are
  * accepted and ignored (launchers pass "-o ConnectionAttempts=10", "-x").
+ * A HOST not there or not running yet is tried again every 0.5 s for up to
+ * $GANTRY_RSH_WAIT seconds (60), as ssh's ConnectionAttempts would.
  * Errors of its own exit 255, as ssh's do.
  */
 #include <stdio.h>
@@ -28,19 +30,51 @@ static int fail(const char *msg)
 	return 255;
 }
 
+/* One request: sends it with the descriptors, waits for the answer. */
+static int ask(const char *sock, const struct sockaddr_un *sa, char *msg, size_t len,
+	       const int *fds, json_t **rep)
+{
+	char cbuf[CMSG_SPACE(3 * sizeof(int))], buf[4096];
+	struct iovec iov = { msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		snprintf(buf, sizeof(buf), "cannot reach the node agent at %s: %s", sock,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return fail(buf), -1;
+	}
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 3 * sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+		close(fd);
+		return fail("cannot send the request"), -1;
+	}
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0 || gt_json_parse(buf, (size_t)n, rep, NULL) < 0)
+		return fail("the node agent did not answer"), -1;
+	return 0;
+}
+
 int gt_cmd_rsh(int argc, char **argv)
 {
 	const char *sock = getenv("GANTRY_RSH_SOCKET") ?: GT_RSH_SOCKET;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fds[3] = { 0, 1, 2 }, i = 1, fd, code = 255;
-	char cbuf[CMSG_SPACE(sizeof(fds))], *msg, buf[4096];
+	int fds[3] = { 0, 1, 2 }, i = 1, code;
+	char *msg;
 	json_t *req, *cmd, *rep = NULL;
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
 	size_t len;
-	ssize_t n;
+	long wait_s;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: gantry rsh [ssh options] HOST COMMAND...\n\n"
@@ -70,32 +104,23 @@ int gt_cmd_rsh(int argc, char **argv)
 	req = json_pack("{s:s,s:o}", "host", argv[i], "command", cmd);
 	msg = gt_json_dump(req, &len);
 	json_decref(req);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(buf, sizeof(buf), "cannot reach the node agent at %s: %s", sock, strerror(errno));
-		free(msg);
-		return fail(buf);
-	}
-	iov.iov_base = msg;
-	iov.iov_len = len;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
-		free(msg);
-		return fail("cannot send the request");
+	wait_s = strtol(getenv("GANTRY_RSH_WAIT") ?: "60", NULL, 10);
+	for (long tries = 0;; tries++) {
+		code = ask(sock, &sa, msg, len, fds, &rep);
+		if (code < 0 || !json_is_true(json_object_get(rep, "retry")) || tries >= wait_s * 2)
+			break;
+		json_decref(rep);
+		rep = NULL;
+		usleep(500 * 1000);
 	}
 	free(msg);
-	n = recv(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0 || gt_json_parse(buf, (size_t)n, &rep, NULL) < 0)
-		return fail("the node agent did not answer");
+	if (code < 0)
+		return 255;
+	code = 255;
 	if (gt_json_str(rep, "error"))
 		fail(gt_json_str(rep, "error"));
 	else if (json_is_integer(json_object_get(rep, "exitCode")))
 		code = (int)json_integer_value(json_object_get(rep, "exitCode"));
 	json_decref(rep);
-	close(fd);
 	return code;
 }

@@ -249,6 +249,8 @@ static void create_pod(struct gt_tj_job *j, const char *type, int64_t i)
 								"mountPath", GT_TJ_CKPT_PATH));
 		}
 	}
+	if (j->k->pod)
+		j->k->pod(j, type, i, pod);
 	gt_tj_create(j, res("", "v1", "pods"), pod);
 }
 

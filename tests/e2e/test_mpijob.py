@@ -47,7 +47,8 @@ def mpijob(name, launcher_cmd, prog_dir, workers=2, **spec):
     root = [{"name": "OMPI_ALLOW_RUN_AS_ROOT", "value": "1"},
             {"name": "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "value": "1"}]
     body = {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
-            "spec": {"slotsPerWorker": 1, "runPolicy": {"cleanPodPolicy": "Running"},
+            "spec": {"slotsPerWorker": 1,
+                     "runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 0},
                      "mpiReplicaSpecs": {
                          "Launcher": {"replicas": 1, "template": tpl(launcher_cmd, root)},
                          "Worker": {"replicas": workers,
@@ -75,6 +76,8 @@ def wait_cond(srv, ns, name, want, timeout=120):
     if not ok:
         for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]:
             print(p["metadata"]["name"], json.dumps(p.get("status"))[:1500])
+            print(srv.request("GET", "/api/v1/namespaces/%s/pods/%s/log" % (
+                ns, p["metadata"]["name"])).body.decode()[-3000:])
     assert ok, json.dumps(last.get("j", {}).get("status"), indent=1)
     return last["j"]
 
