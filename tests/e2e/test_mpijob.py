@@ -115,7 +115,7 @@ def test_openmpi_allreduce_across_two_workers(srv, ns, prog):
     # rsh ran `hostname` in worker 1; a pod outside the job is refused
     assert "via-rsh=%s-worker-1" % name in lines, log
     assert "outsider-rc=255" in lines, log
-    assert "no pod of this job" in log, log
+    assert "outsider is not part of this job" in log, log
     # the allreduce: 2 ranks, one on each worker, sum 1 + 2
     assert "allreduce size=2 sum=3" in lines, log
     ranks = {l.split()[1]: l.split()[3] for l in lines if l.startswith("rank ")}
@@ -147,7 +147,8 @@ def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
     w0 = "%s-worker-0.%s.%s.svc" % (name, name, ns)
     srv.create(MPIJ % ns, mpijob(name, ["sh", "-c", "getent hosts %s && env | sort" % w0], prog,
                                  launcherCreationPolicy="WaitForWorkersReady",
-                                 mpiImplementation="OpenMPI", slotsPerWorker=2))
+                                 mpiImplementation="OpenMPI", slotsPerWorker=2,
+                                 runPolicy={"cleanPodPolicy": "None"}))
     j = wait_cond(srv, ns, name, "Succeeded", 120)
     pods = {p["metadata"]["name"]: p for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]}
     for i in range(2):
