@@ -45,6 +45,7 @@ static const struct gt_resource kinds[] = {
 	R("rbac.authorization.k8s.io", "ClusterRole", false),
 	{ .group = "kubeflow.org", .version = "v1", .kind = "PyTorchJob", .namespaced = true, .custom = true },
 	{ .group = "autoscaling", .version = "v2", .kind = "HorizontalPodAutoscaler", .namespaced = true },
+	{ .group = "kubeflow.org", .version = "v2beta1", .kind = "MPIJob", .namespaced = true },
 };
 
 static void utf8_ok(const char *s)
