@@ -85,7 +85,7 @@ struct gt_agent {
 	int rsh_fd;
 	pthread_t rsh_thr;
 	bool rsh_started;
-	char *rsh_dir, *rsh_exe;
+	char *rsh_dir, *rsh_exe, *rsh_kubeconfig;
 	_Atomic int rsh_sessions;
 };
 

@@ -22,8 +22,11 @@
  *   - runs `runc exec` in that pod's first running container with the
  *     command joined by spaces under /bin/sh -c (as sshd runs it), the
  *     caller's descriptors as its stdio, and answers {"exitCode": n} (or
- *     {"error": "..."}); a caller that goes away kills the process.
- * Pods on other nodes are not reached (the error says so).
+ *     {"error": "..."}); a caller that goes away kills the process;
+ *   - a HOST not on this node is looked up among the API server's pods of
+ *     the namespace (same rules) and reached with `gantry exec -i` through
+ *     the API server's pods/exec, with the agent's own credentials
+ *     (ROOT/rsh.kubeconfig, 0600, never mounted in pods).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -38,6 +41,7 @@
 
 #include "agent/internal.h"
 #include "base/log.h"
+#include "client/client.h"
 
 extern char **environ;
 
@@ -103,11 +107,69 @@ static void pod_facts(struct pod *p, char *owner, size_t on, char *hn, size_t hl
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Finds the caller and the target; fills the target's runc id. */
-static int resolve(struct gt_agent *a, const char *uid, const char *host, char *id, size_t n,
+struct target {
+	bool remote;             /* on another node: through the API server */
+	char id[256];            /* local: the runc container id */
+	char ns[254], pod[254], ctr[64];
+};
+
+/*
+ * HOST on another node: the API server's pods in the caller's namespace.
+ * -EAGAIN while it is not (yet) there and Running.
+ */
+static int find_remote(struct gt_agent *a, const char *owner, const char *label,
+		       struct target *t, char *why, size_t wn)
+{
+	char path[400];
+	json_t *list = NULL, *p;
+	struct gt_err err;
+	int rc = -EAGAIN;
+	size_t i;
+
+	gt_err_clear(&err);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", t->ns);
+	if (!a->rsh_kubeconfig || gt_client_get(a->client, path, &list, &err) < 0) {
+		json_decref(list);
+		return rc;
+	}
+	json_array_foreach(json_object_get(list, "items"), i, p) {
+		const json_t *r;
+		const char *o = "";
+		size_t k;
+
+		if (strcmp(gt_json_str(p, "spec.hostname") ?: "", label) &&
+		    strcmp(gt_json_str(p, "metadata.name") ?: "", label))
+			continue;
+		json_array_foreach(gt_json_path(p, "metadata.ownerReferences"), k, r)
+			if (json_is_true(json_object_get(r, "controller")))
+				o = gt_json_str(r, "uid") ?: "";
+		if (strcmp(o, owner)) {
+			snprintf(why, wn, "%s: pod %s/%s is not part of this job", label, t->ns,
+				 gt_json_str(p, "metadata.name") ?: "");
+			rc = -EPERM;
+			break;
+		}
+		if (strcmp(gt_json_str(p, "status.phase") ?: "", "Running") ||
+		    gt_json_path(p, "metadata.deletionTimestamp") ||
+		    !strcmp(gt_json_str(p, "spec.nodeName") ?: "", a->node))
+			break;
+		snprintf(t->pod, sizeof(t->pod), "%s", gt_json_str(p, "metadata.name"));
+		snprintf(t->ctr, sizeof(t->ctr), "%s",
+			 gt_json_str(json_array_get(gt_json_path(p, "spec.containers"), 0), "name") ?: "");
+		t->remote = true;
+		rc = 0;
+		break;
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* Finds the caller and the target. */
+static int resolve(struct gt_agent *a, const char *uid, const char *host, struct target *t,
 		   char *why, size_t wn)
 {
-	char label[254], owner[64] = "", ns[254] = "", o[64], hn[254];
+	char label[254], owner[64] = "", o[64], hn[254];
+	char *ns = t->ns;
 	struct pod *p;
 	int rc = -ENOENT;
 
@@ -116,7 +178,7 @@ static int resolve(struct gt_agent *a, const char *uid, const char *host, char *
 	for (p = a->pods; p; p = p->next)
 		if (!strcmp(p->uid, uid) && !p->gone) {
 			pod_facts(p, owner, sizeof(owner), hn, sizeof(hn));
-			snprintf(ns, sizeof(ns), "%s", p->ns);
+			snprintf(ns, sizeof(t->ns), "%s", p->ns);
 			break;
 		}
 	if (!owner[0]) {
@@ -124,9 +186,8 @@ static int resolve(struct gt_agent *a, const char *uid, const char *host, char *
 		rc = -EPERM;
 		goto out;
 	}
-	snprintf(why, wn, "%s: no pod of this job with that hostname on node %s (rsh reaches the "
-		 "job's pods on the same node only)", host, a->node);
-	rc = -EAGAIN; /* it may be on its way */
+	snprintf(why, wn, "%s: no running pod of this job has that hostname", host);
+	rc = -EAGAIN; /* it may be on its way, or on another node */
 	for (p = a->pods; p; p = p->next) {
 		if (p->gone || strcmp(p->ns, ns))
 			continue;
@@ -141,7 +202,7 @@ static int resolve(struct gt_agent *a, const char *uid, const char *host, char *
 		snprintf(why, wn, "%s: pod %s/%s has no running container", host, p->ns, p->name);
 		for (size_t i = 0; i < p->nctrs; i++)
 			if (!p->ctrs[i].init && p->ctrs[i].running) {
-				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, id, n);
+				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, t->id, sizeof(t->id));
 				rc = 0;
 				break;
 			}
@@ -149,6 +210,8 @@ static int resolve(struct gt_agent *a, const char *uid, const char *host, char *
 	}
 out:
 	pthread_mutex_unlock(&a->lock);
+	if (rc == -EAGAIN)
+		rc = find_remote(a, owner, label, t, why, wn);
 	return rc;
 }
 
@@ -171,15 +234,22 @@ static void kill_pidfile(const char *pidfile)
 		kill((pid_t)pid, SIGKILL);
 }
 
-/* Runs the command with the caller's stdio; returns its exit status. */
-static int run(struct gt_agent *a, int conn, const char *id, const char *cmd, const int *fds,
-	       char *why, size_t wn)
+/*
+ * Runs the command with the caller's stdio; returns its exit status.  Local:
+ * `runc exec`; remote: `gantry exec -i` through the API server's pods/exec.
+ */
+static int run(struct gt_agent *a, int conn, const struct target *t, const char *cmd,
+	       const int *fds, char *why, size_t wn)
 {
 	static _Atomic unsigned long seq;
 	posix_spawn_file_actions_t fa;
 	char rroot[4200], pidfile[4200];
-	char *argv[] = { a->runtime, "--root", rroot, "exec", "--pid-file", pidfile, (char *)id,
-			 "/bin/sh", "-c", (char *)cmd, NULL };
+	char *local[] = { a->runtime, "--root", rroot, "exec", "--pid-file", pidfile,
+			  (char *)t->id, "/bin/sh", "-c", (char *)cmd, NULL };
+	char *remote[] = { a->rsh_exe, "exec", "-i", "--kubeconfig", a->rsh_kubeconfig, "-n",
+			   (char *)t->ns, "-c", (char *)t->ctr, (char *)t->pod, "--", "/bin/sh",
+			   "-c", (char *)cmd, NULL };
+	char **argv = t->remote ? remote : local;
 	pid_t pid;
 	int status = 0, r;
 
@@ -188,10 +258,10 @@ static int run(struct gt_agent *a, int conn, const char *id, const char *cmd, co
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < 3; i++)
 		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-	r = posix_spawnp(&pid, a->runtime, &fa, NULL, argv, environ);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r) {
-		snprintf(why, wn, "cannot start %s: %s", a->runtime, strerror(r));
+		snprintf(why, wn, "cannot start %s: %s", argv[0], strerror(r));
 		return -r;
 	}
 	for (;;) {
@@ -218,7 +288,8 @@ static void *sess_main(void *arg)
 	struct rsh_sess *s = arg;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
-	char *buf = xmalloc(MAX_MSG), cbuf[CMSG_SPACE(3 * sizeof(int))], uid[64], id[256];
+	char *buf = xmalloc(MAX_MSG), cbuf[CMSG_SPACE(3 * sizeof(int))], uid[64];
+	struct target t = { 0 };
 	char why[600] = "";
 	struct iovec iov = { buf, MAX_MSG - 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -247,14 +318,13 @@ static void *sess_main(void *arg)
 		reply(s->fd, json_pack("{s:s}", "error", "the caller is not in a pod of this node"));
 		goto out;
 	}
-	if ((code = resolve(s->a, uid, gt_json_str(req, "host"), id, sizeof(id), why,
-			    sizeof(why))) < 0) {
+	if ((code = resolve(s->a, uid, gt_json_str(req, "host"), &t, why, sizeof(why))) < 0) {
 		reply(s->fd, json_pack("{s:s,s:b}", "error", why, "retry", code == -EAGAIN));
 		goto out;
 	}
 	json_array_foreach(json_object_get(req, "command"), i, c)
 		gt_buf_addf(&cmd, "%s%s", i ? " " : "", json_string_value(c) ?: "");
-	code = run(s->a, s->fd, id, cmd.data, fds, why, sizeof(why));
+	code = run(s->a, s->fd, &t, cmd.data, fds, why, sizeof(why));
 	reply(s->fd, code < 0 ? json_pack("{s:s}", "error", why) : json_pack("{s:i}", "exitCode", code));
 out:
 	for (int k = 0; k < 3 && k < nfds; k++)
@@ -298,6 +368,41 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
+/* ROOT/rsh.kubeconfig (0600, outside the mounted directory): the agent's
+ * own credentials, for `gantry exec` to pods on other nodes. */
+static void write_kubeconfig(struct gt_agent *a)
+{
+	const char *ca = a->client ? gt_client_ca_pem(a->client) : NULL;
+	json_t *cl, *kc;
+	char path[4200], *s, *b64;
+	size_t len;
+
+	if (!a->client || !gt_client_token(a->client))
+		return;
+	cl = json_pack("{s:s}", "server", gt_client_server(a->client));
+	if (ca) {
+		b64 = gt_base64_encode(ca, strlen(ca));
+		json_object_set_new(cl, "certificate-authority-data", json_string(b64));
+		free(b64);
+	} else if (gt_client_ca_file(a->client)) {
+		json_object_set_new(cl, "certificate-authority",
+				    json_string(gt_client_ca_file(a->client)));
+	} else if (gt_client_insecure(a->client)) {
+		json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
+	}
+	kc = json_pack("{s:s,s:s,s:[{s:s,s:o}],s:[{s:s,s:{s:s}}],s:[{s:s,s:{s:s,s:s}}],s:s}",
+		       "apiVersion", "v1", "kind", "Config", "clusters", "name", "c", "cluster", cl,
+		       "users", "name", "u", "user", "token", gt_client_token(a->client),
+		       "contexts", "name", "x", "context", "cluster", "c", "user", "u",
+		       "current-context", "x");
+	s = gt_json_dump(kc, &len);
+	snprintf(path, sizeof(path), "%s/rsh.kubeconfig", a->root);
+	if (gt_write_file_atomic(path, s, len, 0600) == 0)
+		a->rsh_kubeconfig = xstrdup(path);
+	free(s);
+	json_decref(kc);
+}
+
 int gt_rsh_start(struct gt_agent *a, struct gt_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -334,6 +439,7 @@ int gt_rsh_start(struct gt_agent *a, struct gt_err *err)
 	}
 	close(dfd);
 	a->rsh_dir = xstrdup(dir);
+	write_kubeconfig(a);
 	if (pthread_create(&a->rsh_thr, NULL, accept_main, a))
 		return gt_err_set(err, -EAGAIN, "cannot start the rsh thread");
 	a->rsh_started = true;
@@ -351,6 +457,7 @@ void gt_rsh_stop(struct gt_agent *a)
 		close(a->rsh_fd);
 	free(a->rsh_dir);
 	free(a->rsh_exe);
+	free(a->rsh_kubeconfig);
 }
 
 void gt_rsh_mounts(struct gt_agent *a, const json_t *pod, json_t *mounts)
