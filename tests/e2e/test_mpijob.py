@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import VERSIONS, _ns_name, agent_server, agent_teardown, poll, pod_logs
+from conftest import VERSIONS, Agents, _ns_name, agent_server, agent_teardown, poll, pod_logs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MPIJ = "/apis/kubeflow.org/v2beta1/namespaces/%s/mpijobs"
@@ -215,3 +215,38 @@ def test_bad_input_is_422_with_the_field(srv, ns, prog, case, field):
     causes = [c["field"] for c in r.json()["details"]["causes"]]
     assert field in causes, (field, r.json())
     assert not srv.exists((MPIJ % ns) + "/" + body["metadata"]["name"])
+
+
+def test_workers_on_another_node_through_the_api_server(srv, ns, prog):
+    """Launcher on the embedded agent's node, workers on a second agent: rsh
+    reaches them through the API server's pods/exec and the allreduce runs
+    across the two nodes."""
+    agents = Agents(srv)
+    try:
+        agents.start("mpi-node-2")
+        name = "remote"
+        w1 = "%s-worker-1.%s.%s.svc" % (name, name, ns)
+        script = ("echo via-rsh=$(/run/gantry/rsh %s hostname); "
+                  "exec mpirun -np 2 --mca btl tcp,self /mpi-test/allreduce" % w1)
+        body = mpijob(name, ["sh", "-c", script], prog)
+        # the checkpoint volume is local-path (one node): none across nodes
+        body["metadata"]["annotations"] = {"training.gantry.dev/checkpoint-claim": "none"}
+        specs = body["spec"]["mpiReplicaSpecs"]
+        for t, node in (("Launcher", srv.node), ("Worker", "mpi-node-2")):
+            specs[t]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
+        srv.create(MPIJ % ns, body)
+        wait_cond(srv, ns, name, "Succeeded", 180)
+        pods = {p["metadata"]["name"]: p for p in
+                srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]}
+        assert pods[name + "-launcher"]["spec"]["nodeName"] == srv.node
+        log = pod_logs(srv, ns, name + "-launcher")
+        lines = log.splitlines()
+        assert "via-rsh=%s-worker-1" % name in lines, log
+        assert "allreduce size=2 sum=3" in lines, log
+        ranks = sorted(l.split()[3] for l in lines if l.startswith("rank "))
+        assert ranks == ["%s-worker-0" % name, "%s-worker-1" % name], log
+    finally:
+        for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]:
+            srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, p["metadata"]["name"]))
+        left = agents.teardown()
+        assert not left, "left behind: %r" % left
