@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "apiserver/ops.h"
@@ -66,6 +67,12 @@ static int ask(const char *sock, const struct sockaddr_un *sa, char *msg, size_t
 	return 0;
 }
 
+static void on_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 int gt_cmd_rsh(int argc, char **argv)
 {
 	const char *sock = getenv("GANTRY_RSH_SOCKET") ?: GT_RSH_SOCKET;
@@ -76,8 +83,16 @@ int gt_cmd_rsh(int argc, char **argv)
 	size_t len;
 	long wait_s;
 
+	if (argc > 1 && !strcmp(argv[1], "--wait")) {
+		/* an MPI worker's process when it has none of its own: wait */
+		signal(SIGTERM, on_term);
+		signal(SIGINT, on_term);
+		for (;;)
+			pause();
+	}
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: gantry rsh [ssh options] HOST COMMAND...\n\n"
+		printf("usage: gantry rsh [ssh options] HOST COMMAND...\n"
+		       "       gantry rsh --wait   (wait for SIGTERM: an idle MPI worker)\n\n"
 		       "Runs COMMAND in the pod HOST names (a worker's FQDN or pod name) of the\n"
 		       "calling pod's own job, through the node agent's socket\n"
 		       "(GANTRY_RSH_SOCKET, default %s). Used as the rsh agent of MPI\n"

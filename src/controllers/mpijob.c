@@ -19,6 +19,8 @@
  *     implementation is /run/gantry/rsh, which the node agent mounts in
  *     the job's pods (annotation training.gantry.dev/rsh) and which runs
  *     "HOST CMD..." in the worker through the agent (docs/training.md);
+ *   - a worker whose first container has no command nor args (mpi-operator
+ *     would run sshd there) runs `/run/gantry/gantry rsh --wait`;
  *   - success: the launcher succeeded.
  */
 #include <stdio.h>
@@ -241,8 +243,16 @@ static void pod_touch(const struct gt_tj_job *j, const char *type, int64_t i, js
 			    json_string(launcher ? "launcher" : "worker"));
 	json_object_set_new(member(meta, "annotations", json_object), GT_RSH_ANNOTATION,
 			    json_string("true"));
-	if (!launcher)
+	if (!launcher) {
+		/* mpi-operator runs sshd in a worker without a command; Gantry's
+		 * workers need no daemon: they wait for the launcher's commands */
+		c = json_array_get(json_object_get(spec, "containers"), 0);
+		if (json_is_object(c) && !json_array_size(json_object_get(c, "command")) &&
+		    !json_array_size(json_object_get(c, "args")))
+			json_object_set_new(c, "command", json_pack("[s,s,s]", GT_RSH_DIR "/gantry",
+								      "rsh", "--wait"));
 		return;
+	}
 	snprintf(name, sizeof(name), "%s-config", j->name);
 	json_array_append_new(member(spec, "volumes", json_array),
 			      json_pack("{s:s,s:{s:s,s:[{s:s,s:s,s:i},{s:s,s:s,s:i}]}}", "name",

@@ -36,14 +36,16 @@ def prog(tmp_path_factory):
     return str(d)
 
 
-def mpijob(name, launcher_cmd, prog_dir, workers=2, **spec):
+def mpijob(name, launcher_cmd, prog_dir, workers=2, worker_cmd=("sleep", "3600"), **spec):
     vol = {"name": "prog", "hostPath": {"path": prog_dir, "type": "Directory"}}
     mount = {"name": "prog", "mountPath": "/mpi-test"}
 
     def tpl(cmd, env=()):
+        c = {"name": "mpi", "image": "host", "env": list(env), "volumeMounts": [mount]}
+        if cmd:
+            c["command"] = list(cmd)
         return {"spec": {"terminationGracePeriodSeconds": 1, "volumes": [vol],
-                         "containers": [{"name": "mpi", "image": "host", "command": cmd,
-                                         "env": list(env), "volumeMounts": [mount]}]}}
+                         "containers": [c]}}
     root = [{"name": "OMPI_ALLOW_RUN_AS_ROOT", "value": "1"},
             {"name": "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "value": "1"}]
     body = {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
@@ -52,7 +54,7 @@ def mpijob(name, launcher_cmd, prog_dir, workers=2, **spec):
                      "mpiReplicaSpecs": {
                          "Launcher": {"replicas": 1, "template": tpl(launcher_cmd, root)},
                          "Worker": {"replicas": workers,
-                                    "template": tpl(["sleep", "3600"])}}}}
+                                    "template": tpl(worker_cmd)}}}}
     body["spec"].update(spec)
     return body
 
@@ -142,10 +144,12 @@ def test_openmpi_allreduce_across_two_workers(srv, ns, prog):
 def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
     """WaitForWorkersReady: the launcher is created once both workers are
     Ready; workers carry hostname/subdomain and resolve by FQDN; the launcher
-    gets mpi-operator's environment; the gang is the workers."""
+    gets mpi-operator's environment; the gang is the workers.  The workers
+    have no command (mpi-operator would run sshd): they wait, and rsh works."""
     name = "waiter"
     w0 = "%s-worker-0.%s.%s.svc" % (name, name, ns)
-    srv.create(MPIJ % ns, mpijob(name, ["sh", "-c", "getent hosts %s && env | sort" % w0], prog,
+    script = "getent hosts %s && /run/gantry/rsh %s echo rsh-ok && env | sort" % (w0, w0)
+    srv.create(MPIJ % ns, mpijob(name, ["sh", "-c", script], prog, worker_cmd=None,
                                  launcherCreationPolicy="WaitForWorkersReady",
                                  mpiImplementation="OpenMPI", slotsPerWorker=2,
                                  runPolicy={"cleanPodPolicy": "None"}))
@@ -156,6 +160,8 @@ def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
         assert w["spec"]["hostname"] == "%s-worker-%d" % (name, i)
         assert w["spec"]["subdomain"] == name
         assert w["metadata"]["labels"]["training.kubeflow.org/job-role"] == "worker"
+        assert w["spec"]["containers"][0]["command"] == ["/run/gantry/gantry", "rsh", "--wait"]
+        assert w["status"]["phase"] == "Running"
     la = pods[name + "-launcher"]
     # created after every worker was Ready
     ready = max(c["lastTransitionTime"] for i in range(2)
@@ -165,6 +171,7 @@ def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
     log = pod_logs(srv, ns, name + "-launcher")
     w0_ip = pods[name + "-worker-0"]["status"]["podIP"]
     assert log.split()[0] == w0_ip, log
+    assert "rsh-ok" in log.splitlines(), log
     env = dict(l.split("=", 1) for l in log.splitlines() if "=" in l)
     want = {"OMPI_MCA_orte_keep_fqdn_hostnames": "true",
             "OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
@@ -176,6 +183,47 @@ def test_workers_have_stable_dns_names_and_the_launcher_waits(srv, ns, prog):
     pg = srv.get("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/%s/podgroups/%s" % (ns, name))
     assert pg["spec"]["minMember"] == 2
     assert j["spec"]["slotsPerWorker"] == 2
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_kubeflow_example_applies_unchanged(srv, ns, version):
+    """mpi-operator's pi example (image swapped) applies with kubectl; it is
+    defaulted and made into its objects; a gang of 3 one-CPU pods bigger
+    than this node stays Pending with the reason, holding nothing."""
+    path = os.path.join(HERE, "manifests", "mpijob-pi.yaml")
+    r = srv.kubectl(version, "apply", "-n", ns, "-f", path)
+    assert r.returncode == 0 and "mpijob.kubeflow.org/pi created" in r.stdout, r.stderr
+    j = get(srv, ns, "pi")
+    assert j["spec"]["mpiImplementation"] == "OpenMPI"
+    assert j["spec"]["launcherCreationPolicy"] == "AtStartup"
+    assert j["spec"]["mpiReplicaSpecs"]["Launcher"]["restartPolicy"] == "OnFailure"
+    assert j["spec"]["mpiReplicaSpecs"]["Worker"]["restartPolicy"] == "Never"
+    assert poll(lambda: srv.exists("/api/v1/namespaces/%s/configmaps/pi-config" % ns), 30)
+    cm = srv.get("/api/v1/namespaces/%s/configmaps/pi-config" % ns)
+    assert cm["data"]["hostfile"] == ("pi-worker-0.pi.%s.svc slots=1\n"
+                                      "pi-worker-1.pi.%s.svc slots=1\n" % (ns, ns))
+    assert srv.get("/api/v1/namespaces/%s/services/pi" % ns)["spec"]["clusterIP"] == "None"
+    cpus = int(srv.get("/api/v1/nodes/" + srv.node)["status"]["allocatable"]["cpu"])
+
+    def pods():
+        return {p["metadata"]["name"]: p for p in
+                srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]}
+    assert poll(lambda: len(pods()) == 3, 30), pods().keys()
+    la = pods()["pi-launcher"]
+    env = {e["name"]: e.get("value") for e in la["spec"]["containers"][0]["env"]}
+    assert env["OMPI_MCA_orte_default_hostfile"] == "/etc/mpi/hostfile"
+    assert la["spec"]["hostname"] == "pi-launcher" and la["spec"]["subdomain"] == "pi"
+    if cpus < 3:
+        def pending():
+            return all(not p["spec"].get("nodeName") and any(
+                "pod group" in c.get("message", "") for c in p["status"].get("conditions", []))
+                for p in pods().values())
+        assert poll(pending, 30), [p["status"] for p in pods().values()]
+    else:
+        assert poll(lambda: all(p["spec"].get("nodeName") for p in pods().values()), 30)
+    out = srv.kubectl(version, "get", "mpijobs", "-n", ns).stdout
+    assert out.split()[:7] == ["NAME", "STATE", "PROGRESS", "LOSS", "ETA", "RESTARTS", "AGE"], out
+    assert srv.kubectl(version, "delete", "-n", ns, "-f", path).returncode == 0
 
 
 @pytest.mark.parametrize("case,field", [
