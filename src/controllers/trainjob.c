@@ -262,20 +262,39 @@ static const char *main_container(const struct gt_tj_job *j, const json_t *pod)
 	return gt_json_str(json_array_get(gt_json_path(pod, "spec.containers"), 0), "name") ?: "";
 }
 
-/* The exit code of the failed main container (or any failed one), -1 if none. */
-static int64_t exit_code(const struct gt_tj_job *j, const json_t *pod)
+/* The exit code of the failed main container (or any failed one), -1 if
+ * none; *at: when it ended (0 if unknown). */
+static int64_t exit_code(const struct gt_tj_job *j, const json_t *pod, time_t *at)
 {
 	const json_t *cs;
 	int64_t code = -1, c;
 	size_t i;
 
+	*at = 0;
 	json_array_foreach(gt_json_path(pod, "status.containerStatuses"), i, cs) {
 		if (gt_json_int(cs, "state.terminated.exitCode", &c) < 0 || !c)
 			continue;
-		if (code < 0 || !strcmp(gt_json_str(cs, "name") ?: "", main_container(j, pod)))
+		if (code < 0 || !strcmp(gt_json_str(cs, "name") ?: "", main_container(j, pod))) {
 			code = c;
+			if (gt_time_parse(gt_json_str(cs, "state.terminated.finishedAt"), at) < 0)
+				*at = 0;
+		}
 	}
 	return code;
+}
+
+/*
+ * Is this failure the gang's cause rather than the one recorded?  The rank
+ * that failed first; at the same second, a signal or a lost pod (a rank
+ * killed) over an exit code (its peers then fail their collectives).
+ */
+static bool first_cause(int64_t code, time_t at, int64_t was_code, time_t was_at)
+{
+	bool sig = code < 0 || code >= 128, was_sig = was_code < 0 || was_code >= 128;
+
+	if (at && was_at && at != was_at)
+		return at < was_at;
+	return sig && !was_sig;
 }
 
 /* Does this failure restart the gang (else the job fails)? */
@@ -296,6 +315,7 @@ static bool retryable(const struct gt_tj_job *j, const char *type, int64_t code)
 struct tally {
 	struct gt_tj_counts c[4];
 	int64_t pods, old, failed_code;
+	time_t failed_at;
 	const char *failed_type;
 	bool permanent;
 };
@@ -346,12 +366,15 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 			if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Succeeded")) {
 				t->c[ti].succeeded++;
 			} else if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Failed")) {
-				int64_t code = exit_code(j, pod);
+				time_t at;
+				int64_t code = exit_code(j, pod, &at);
 
 				t->c[ti].failed++;
-				if (!t->failed_type || !retryable(j, type, code)) {
+				if (!t->failed_type ||
+				    first_cause(code, at, t->failed_code, t->failed_at)) {
 					t->failed_type = type;
 					t->failed_code = code;
+					t->failed_at = at;
 					t->permanent = !retryable(j, type, code);
 				}
 			} else {
