@@ -13,7 +13,7 @@ PKGS=(
   etcd-server etcd-client
   runc crun containernetworking-plugins iproute2 iptables busybox-static
   libarchive-dev docker-registry skopeo
-  python3-torch
+  python3-torch openmpi-bin libopenmpi-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 /*
  * main.c - the subcommand table of the gantry binary.  Each subcommand lives
- * in its own file under src/cli/ and reports its errors itself, once.
+ * in its own file under src/cli/ and reports its errors itself, once.  Run
+ * under the name "rsh", the binary is `gantry rsh`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const struct gt_cmd {
 	{ "exec", gt_cmd_exec, "run a command in a pod's container: `gantry exec -it POD -- sh`" },
 	{ "port-forward", gt_cmd_port_forward, "forward local ports to a pod: `gantry port-forward POD 8888:80`" },
 	{ "version", gt_cmd_version, "print the version" },
+	{ "rsh", gt_cmd_rsh, "(internal) the rsh agent of MPI launchers in pods: `rsh HOST CMD...`" },
 	{ "shim", gt_cmd_shim, "(internal) the per-container process the agent starts" },
 };
 
@@ -32,6 +34,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	/* run as "rsh" (the link in pods, see cli/rsh.c) */
+	if (argc > 0 && !strcmp(base ? base + 1 : argv[0], "rsh"))
+		return gt_cmd_rsh(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -467,6 +467,7 @@ void gt_pod_cleanup_dir(struct gt_agent *a, const char *dir)
 /* Releases what gt_agent_start set up (threads already stopped). */
 static void agent_free(struct gt_agent *a)
 {
+	gt_rsh_stop(a);
 	gt_svc_stop(a->svc);
 	gt_http_stop(a->http);
 	gt_image_store_close(a->images);
@@ -489,6 +490,7 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 	char path[PATH_MAX];
 	int r;
 
+	a->rsh_fd = -1;
 	a->cfg = *cfg;
 	a->client = cfg->client;
 	a->root = xstrdup(cfg->root_dir);
@@ -567,6 +569,10 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 			goto fail;
 	} else {
 		a->dns_ip[0] = '\0';
+	}
+	if (gt_rsh_start(a, err) < 0) {
+		gt_warn("agent: no rsh agent for MPI jobs: %s", err->msg);
+		gt_err_clear(err);
 	}
 	if (pthread_create(&a->heartbeat, NULL, heartbeat_main, a) ||
 	    pthread_create(&a->informer, NULL, informer_main, a)) {

@@ -81,6 +81,12 @@ struct gt_agent {
 	pthread_mutex_t lock;   /* pods list, metrics pointer */
 	struct pod *pods;
 	struct gt_metrics *metrics; /* metrics.c, created by the first sample */
+	/* rsh.c */
+	int rsh_fd;
+	pthread_t rsh_thr;
+	bool rsh_started;
+	char *rsh_dir, *rsh_exe, *rsh_kubeconfig;
+	_Atomic int rsh_sessions;
 };
 
 /* pods.c */
@@ -94,6 +100,11 @@ void gt_pod_cleanup_dir(struct gt_agent *a, const char *dir);
 
 /* status.c */
 json_t *gt_pod_status(struct pod *p);
+
+/* rsh.c: the rsh agent's socket (see there); mounts for an annotated pod. */
+int gt_rsh_start(struct gt_agent *a, struct gt_err *err);
+void gt_rsh_stop(struct gt_agent *a);   /* after a->stop is set */
+void gt_rsh_mounts(struct gt_agent *a, const json_t *pod, json_t *mounts);
 
 /* runc container id for a container attempt. */
 void gt_ctr_id(const struct pod *p, const struct ctr *c, int attempt, char *out, size_t n);

@@ -287,26 +287,47 @@ static void add_std(json_t *out, const json_t *extra, json_t *m)
  * host's (symlinks such as /bin -> usr/bin copied as they are).  Mount
  * points that do not exist on the host (a volume at /data) can then be
  * created in the private root, which runc makes read-only afterwards; the
- * host's own / is never written.
+ * host's own / is never written.  A directory holding such a mount point
+ * deeper down (a ConfigMap at /etc/mpi, the rsh agent at /run/gantry) is
+ * mirrored the same way, one level further, instead of bound whole
+ * (entries other than directories, files and symlinks are left out there).
  */
-static int host_view(json_t *out, const char *root, const char *fp, struct gt_err *err)
+static bool needs_mirror(const char *src, const json_t *extra)
+{
+	size_t n = strlen(src), i;
+	const json_t *m;
+	struct stat st;
+
+	json_array_foreach(extra, i, m) {
+		const char *d = json_string_value(json_object_get(m, "destination"));
+
+		if (d && !strncmp(d, src, n) && d[n] == '/' && lstat(d, &st) < 0)
+			return true;
+	}
+	return false;
+}
+
+static int mirror(json_t *out, const char *hostdir, const char *root, const json_t *extra,
+		  int depth, const char *fp, struct gt_err *err)
 {
 	static const char *own[] = { "proc", "sys", "dev", "tmp" };
 	struct dirent *de;
-	DIR *d = opendir("/");
+	DIR *d = opendir(hostdir[0] ? hostdir : "/");
+	int rc = 0;
 
 	if (!d)
-		return gt_err_set(err, -errno, "%s: cannot read the host's /", fp);
-	while ((de = readdir(d))) {
+		return gt_err_set(err, -errno, "%s: cannot read the host's %s/", fp, hostdir);
+	while ((de = readdir(d)) && !rc) {
 		char dst[4096], src[4096], target[4096];
 		struct stat st;
-		bool skip = de->d_name[0] == '.';
+		bool skip = de->d_name[0] == '.' && (!depth || !de->d_name[1] ||
+						     !strcmp(de->d_name, ".."));
 		ssize_t n;
 
-		for (size_t i = 0; i < GT_ARRAY_SIZE(own) && !skip; i++)
+		for (size_t i = 0; i < GT_ARRAY_SIZE(own) && !skip && !depth; i++)
 			skip = !strcmp(de->d_name, own[i]);
-		snprintf(src, sizeof(src), "/%s", de->d_name);
-		snprintf(dst, sizeof(dst), "%s/%s", root, de->d_name);
+		snprintf(src, sizeof(src), "%s/%s", hostdir, de->d_name);
+		snprintf(dst, sizeof(dst), "%s%s", root, src);
 		if (skip || lstat(src, &st) < 0)
 			continue;
 		if (S_ISLNK(st.st_mode)) {
@@ -315,12 +336,18 @@ static int host_view(json_t *out, const char *root, const char *fp, struct gt_er
 				continue;
 			target[n] = '\0';
 			if (symlink(target, dst) < 0 && errno != EEXIST)
-				return closedir(d), gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
+				rc = gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-				return closedir(d), gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
+			if (mkdir(dst, 0755) < 0 && errno != EEXIST) {
+				rc = gt_err_set(err, -errno, "%s: cannot mirror %s", fp, src);
+				continue;
+			}
+			if (depth < 4 && needs_mirror(src, extra)) {
+				rc = mirror(out, src, root, extra, depth + 1, fp, err);
+				continue;
+			}
 		} else if (S_ISREG(st.st_mode)) {
 			int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 
@@ -332,6 +359,15 @@ static int host_view(json_t *out, const char *root, const char *fp, struct gt_er
 		json_array_append_new(out, mnt(src, "bind", src, "rbind,rro"));
 	}
 	closedir(d);
+	return rc;
+}
+
+static int host_view(json_t *out, const char *root, const json_t *extra, const char *fp,
+		     struct gt_err *err)
+{
+	static const char *own[] = { "proc", "sys", "dev", "tmp" };
+	int rc = mirror(out, "", root, extra, 0, fp, err);
+
 	/* mount points runc creates for the standard mounts */
 	for (size_t i = 0; i < GT_ARRAY_SIZE(own); i++) {
 		char dst[4096];
@@ -339,7 +375,7 @@ static int host_view(json_t *out, const char *root, const char *fp, struct gt_er
 		snprintf(dst, sizeof(dst), "%s/%s", root, own[i]);
 		mkdir(dst, 0755);
 	}
-	return 0;
+	return rc;
 }
 
 static int build_mounts(const struct gt_oci_input *in, const char *fp, bool privileged,
@@ -356,7 +392,7 @@ static int build_mounts(const struct gt_oci_input *in, const char *fp, bool priv
 		json_decref(out);
 		return gt_err_set(err, -EINVAL, "%s: mounts must be an array", fp);
 	}
-	if (host && (rc = host_view(out, hostroot, fp, err)) < 0) {
+	if (host && (rc = host_view(out, hostroot, extra, fp, err)) < 0) {
 		json_decref(out);
 		return rc;
 	}

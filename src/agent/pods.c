@@ -300,6 +300,7 @@ static int start_container(struct pod *p, struct ctr *c, const json_t *pod, stru
 	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:[s,s]}", "destination",
 						gt_json_str(spec, "terminationMessagePath") ?: "/dev/termination-log",
 						"source", term, "type", "bind", "options", "rbind", "rprivate"));
+	gt_rsh_mounts(p->a, pod, mounts);
 	{
 		int want = gt_gpu_container_request(spec), first = 0;
 

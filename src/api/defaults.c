@@ -589,6 +589,32 @@ static void pytorchjob(json_t *obj)
 	}
 }
 
+/* kubeflow.org/v2beta1 MPIJob: mpi-operator's SetDefaults_MPIJob (the
+ * Launcher restarts OnFailure, Workers Never; Worker replicas 1 here, since
+ * Gantry requires workers; backoffLimit 6, the launcher Job's default). */
+static void mpijob(json_t *obj)
+{
+	json_t *spec = obj_get(obj, "spec"), *specs = spec ? obj_get(spec, "mpiReplicaSpecs") : NULL;
+	json_t *rs;
+	const char *type;
+
+	if (!spec)
+		return;
+	def_int(spec, "slotsPerWorker", 1);
+	def_str(spec, "mpiImplementation", "OpenMPI");
+	def_str(spec, "launcherCreationPolicy", "AtStartup");
+	def_str(obj_member(spec, "runPolicy"), "cleanPodPolicy", "None");
+	/* mpi-operator's launcher is a batch Job: backoffLimit 6 unless given */
+	def_int(obj_member(spec, "runPolicy"), "backoffLimit", 6);
+	json_object_foreach(specs, type, rs) {
+		if (!json_is_object(rs))
+			continue;
+		def_int(rs, "replicas", 1);
+		def_str(rs, "restartPolicy", strcmp(type, "Launcher") ? "Never" : "OnFailure");
+		pod_template(obj_get(rs, "template"), PS_NO_RESTART);
+	}
+}
+
 /* autoscaling/v2: minReplicas 1, CPU at 80 % when no metric is given; a
  * behavior given is completed with the default rules (scale up: no
  * stabilization, the larger of +100 % and +4 pods per 15 s; scale down:
@@ -632,6 +658,7 @@ static const struct {
 	void (*fn)(json_t *obj);
 } rows[] = {
 	{ "kubeflow.org", "PyTorchJob", pytorchjob },
+	{ "kubeflow.org", "MPIJob", mpijob },
 	{ "", "Pod", pod },
 	{ "", "Service", service },
 	{ "", "Namespace", namespace },

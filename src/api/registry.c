@@ -91,9 +91,11 @@ static const struct gt_resource builtin[] = {
 	{ "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
 	  "EndpointSliceList", true, { NULL }, { NULL }, 0, GT_VERBS_ALL, GT_SCHEMA_BUILTIN,
 	  false, { NULL } },
-	/* kubeflow.org: training jobs, served as built-ins (controllers/pytorchjob.c) */
+	/* kubeflow.org: training jobs, served as built-ins (controllers/pytorchjob.c, mpijob.c) */
 	{ "kubeflow.org", "v1", "pytorchjobs", "pytorchjob", "PyTorchJob", "PyTorchJobList", true,
 	  { "ptj" }, { "kubeflow" }, GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_NONE, true, { NULL } },
+	{ "kubeflow.org", "v2beta1", "mpijobs", "mpijob", "MPIJob", "MPIJobList", true,
+	  { "mpij" }, { "kubeflow" }, GT_SUB_STATUS, GT_VERBS_ALL, GT_SCHEMA_NONE, true, { NULL } },
 	/* apiextensions.k8s.io/v1 */
 	{ "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
 	  "CustomResourceDefinition", "CustomResourceDefinitionList", false, { "crd", "crds" },

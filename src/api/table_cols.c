@@ -959,7 +959,7 @@ static void default_fill(json_t *row GT_UNUSED, json_t *cells, const json_t *obj
 static const struct gt_table_col ptj_cols[] = {
 	NAME,
 	S("State", 0, "The job's latest condition (Created, Running, Restarting, Succeeded, Failed, Suspended)."),
-	S("Progress", 0, "Steps done of the total, as rank 0 reports them."),
+	S("Progress", 0, "Steps done of the total, as rank 0 (MPIJob: the launcher) reports them."),
 	S("Loss", 0, "The latest loss rank 0 reported."),
 	S("ETA", 0, "Time left at the current pace."),
 	I("Restarts", 0, "Whole-gang restarts so far."),
@@ -1009,6 +1009,7 @@ static const struct gt_table_kind kinds[] = {
 	KIND("batch", "Job", job_cols, job_fill),
 	KIND("batch", "CronJob", cronjob_cols, cronjob_fill),
 	KIND("kubeflow.org", "PyTorchJob", ptj_cols, ptj_fill),
+	KIND("kubeflow.org", "MPIJob", ptj_cols, ptj_fill),
 	KIND("autoscaling", "HorizontalPodAutoscaler", hpa_cols, hpa_fill),
 	KIND("coordination.k8s.io", "Lease", lease_cols, lease_fill),
 	KIND("scheduling.k8s.io", "PriorityClass", pc_cols, pc_fill),

@@ -47,6 +47,7 @@ static const struct kind_row kinds[] = {
 	  gt_vld_crd_update },
 	{ "autoscaling", "Scale", GT_NAME_NONE, gt_vld_scale, NULL },
 	{ "kubeflow.org", "PyTorchJob", GT_NAME_DNS1035, gt_vld_pytorchjob, NULL },
+	{ "kubeflow.org", "MPIJob", GT_NAME_DNS1035, gt_vld_mpijob, NULL },
 	{ "autoscaling", "HorizontalPodAutoscaler", GT_NAME_SEGMENT, gt_vld_hpa, NULL },
 	{ "policy", "PodDisruptionBudget", GT_NAME_SUBDOMAIN, gt_vld_pdb, NULL },
 	{ "policy", "Eviction", GT_NAME_NONE, NULL, NULL },

@@ -206,6 +206,7 @@ void gt_vld_cronjob(struct gt_vld *v, const json_t *obj);
 void gt_vld_lease(struct gt_vld *v, const json_t *obj);
 void gt_vld_crd(struct gt_vld *v, const json_t *obj);
 void gt_vld_pytorchjob(struct gt_vld *v, const json_t *obj);
+void gt_vld_mpijob(struct gt_vld *v, const json_t *obj);
 void gt_vld_crd_update(struct gt_vld *v, const json_t *obj, const json_t *old);
 void gt_vld_scale(struct gt_vld *v, const json_t *obj);
 void gt_vld_pdb(struct gt_vld *v, const json_t *obj);

@@ -40,6 +40,14 @@ struct gt_delete_opts {
 
 /* Node annotation with the host:port of the node agent's endpoint. */
 #define GT_AGENT_ENDPOINT_ANNOTATION "gantry.dev/agent-endpoint"
+/* A pod with this annotation ("true") gets the node agent's rsh agent: its
+ * containers see GT_RSH_DIR (the gantry binary, the "rsh" link to it, the
+ * agent's exec socket); `rsh HOST CMD...` runs CMD in a pod of the same
+ * controller (an MPIJob's workers) through the agent (agent/rsh.c). */
+#define GT_RSH_ANNOTATION "training.gantry.dev/rsh"
+#define GT_RSH_DIR "/run/gantry"
+#define GT_RSH_PATH GT_RSH_DIR "/rsh"
+#define GT_RSH_SOCKET GT_RSH_DIR "/exec.sock"
 
 #define GT_FINALIZER_CRD_CLEANUP "customresourcecleanup.apiextensions.k8s.io"
 #define GT_FINALIZER_PVC_PROTECTION "kubernetes.io/pvc-protection"

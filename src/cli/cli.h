@@ -14,6 +14,7 @@ int gt_cmd_image(int argc, char **argv);   /* src/cli/image.c */
 int gt_cmd_shim(int argc, char **argv);    /* src/agent/shim.c */
 int gt_cmd_exec(int argc, char **argv);    /* src/cli/exec.c */
 int gt_cmd_port_forward(int argc, char **argv); /* src/cli/portforward.c */
+int gt_cmd_rsh(int argc, char **argv);     /* src/cli/rsh.c */
 
 /* ---- the WebSocket client both exec and port-forward use (exec.c) ---- */
 

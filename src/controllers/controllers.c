@@ -1,7 +1,7 @@
 /*
  * controllers.c - starts and stops the control loops of `gantry server`
  * (see controllers.h): the scheduler, the ReplicaSet, Deployment,
- * StatefulSet, DaemonSet, Job, CronJob, Endpoints, PyTorchJob and HPA
+ * StatefulSet, DaemonSet, Job, CronJob, Endpoints, PyTorchJob, MPIJob and HPA
  * controllers, the node lifecycle and disruption controllers, and the
  * garbage collector with the claim-protection and
  * local-path passes (every 10 s too, as a safety net).  Each runs its own
@@ -18,7 +18,7 @@ struct gt_controllers {
 	struct gt_scheduler *sched;
 	struct gt_jobs *jobs;
 	struct gt_cronjobs *cron;
-	struct gt_loop gc, rs, deploy, sts, ds, endpoints, ptj, hpa, nodes, disruption;
+	struct gt_loop gc, rs, deploy, sts, ds, endpoints, ptj, mpij, hpa, nodes, disruption;
 };
 
 static int gc_pass(struct gt_api *api, void *ctx)
@@ -44,6 +44,7 @@ void gt_controllers_stop(struct gt_controllers *c)
 	gt_loop_stop(&c->deploy);
 	gt_loop_stop(&c->endpoints);
 	gt_loop_stop(&c->ptj);
+	gt_loop_stop(&c->mpij);
 	gt_loop_stop(&c->rs);
 	gt_cronjobs_stop(c->cron);
 	gt_jobs_stop(c->jobs);
@@ -78,6 +79,8 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 					 .pass = gt_endpoints_pass, .retry_ms = 2000 };
 	c->ptj = (struct gt_loop){ .api = api, .relevant = gt_ptj_relevant, .pass = gt_ptj_pass,
 				   .retry_ms = 2000 };
+	c->mpij = (struct gt_loop){ .api = api, .relevant = gt_mpij_relevant, .pass = gt_mpij_pass,
+				    .retry_ms = 2000 };
 	c->hpa = (struct gt_loop){ .api = api, .relevant = gt_hpa_relevant, .pass = gt_hpa_pass,
 				   .ctx = gt_hpa_ctl_new(cfg ? cfg->hpa_sync_ms : 0),
 				   .retry_ms = cfg && cfg->hpa_sync_ms > 0 ? cfg->hpa_sync_ms : 15000 };
@@ -89,6 +92,7 @@ int gt_controllers_start(struct gt_api *api, const struct gt_controllers_config 
 	if (gt_scheduler_start(api, cfg ? cfg->sched_policy : NULL, &c->sched, err) < 0 || gt_loop_start(&c->rs, err) < 0 ||
 	    gt_loop_start(&c->deploy, err) < 0 || gt_loop_start(&c->sts, err) < 0 ||
 	    gt_loop_start(&c->ds, err) < 0 || gt_loop_start(&c->ptj, err) < 0 ||
+	    gt_loop_start(&c->mpij, err) < 0 ||
 	    gt_loop_start(&c->endpoints, err) < 0 || gt_loop_start(&c->gc, err) < 0 ||
 	    gt_loop_start(&c->hpa, err) < 0 ||
 	    gt_loop_start(&c->nodes, err) < 0 || gt_loop_start(&c->disruption, err) < 0 ||

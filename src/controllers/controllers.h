@@ -153,6 +153,9 @@ int gt_endpoints_pass(struct gt_api *api, void *ctx);
 /* PyTorchJobs (pytorchjob.c on the training-job engine, trainjob.c). */
 bool gt_ptj_relevant(const struct gt_event *ev, bool waiting, void *ctx);
 int gt_ptj_pass(struct gt_api *api, void *ctx);
+/* MPIJobs (mpijob.c on the same engine). */
+bool gt_mpij_relevant(const struct gt_event *ev, bool waiting, void *ctx);
+int gt_mpij_pass(struct gt_api *api, void *ctx);
 
 /*
  * Jobs (job.c): pods for batch/v1 Jobs.  backoff_ms is the back-off base

@@ -14,16 +14,6 @@
 #include "base/log.h"
 #include "controllers/trainjob.h"
 
-struct job {
-	struct gt_api *api;
-	const struct gt_tj_kind *k;
-	const json_t *obj;
-	const char *ns, *name, *uid;
-	json_t *status;          /* being built */
-	int64_t epoch;
-	char claim[300];         /* checkpoint claim or "" */
-};
-
 static void lower(const char *s, char *out, size_t n)
 {
 	size_t i;
@@ -33,7 +23,7 @@ static void lower(const char *s, char *out, size_t n)
 	out[i] = '\0';
 }
 
-static json_t *owner(const struct job *j)
+json_t *gt_tj_owner(const struct gt_tj_job *j)
 {
 	char av[160];
 
@@ -47,7 +37,7 @@ static const struct gt_resource *res(const char *g, const char *v, const char *p
 	return gt_registry_find(g, v, p);
 }
 
-static bool exists(struct job *j, const struct gt_resource *r, const char *name)
+bool gt_tj_exists(struct gt_tj_job *j, const struct gt_resource *r, const char *name)
 {
 	struct gt_obj *o = NULL;
 	bool ok = r && gt_api_get(j->api, r, j->ns, name, &o, NULL) == 0;
@@ -56,7 +46,7 @@ static bool exists(struct job *j, const struct gt_resource *r, const char *name)
 	return ok;
 }
 
-static void create(struct job *j, const struct gt_resource *r, json_t *obj)
+void gt_tj_create(struct gt_tj_job *j, const struct gt_resource *r, json_t *obj)
 {
 	struct gt_obj *out = NULL;
 	struct gt_err err;
@@ -70,7 +60,7 @@ static void create(struct job *j, const struct gt_resource *r, json_t *obj)
 	gt_obj_unref(out);
 }
 
-static void delete_pod(struct job *j, const char *name, int64_t grace)
+static void delete_pod(struct gt_tj_job *j, const char *name, int64_t grace)
 {
 	struct gt_delete_opts o = { .grace = grace };
 	struct gt_obj *out = NULL;
@@ -80,9 +70,28 @@ static void delete_pod(struct job *j, const char *name, int64_t grace)
 	gt_obj_unref(out);
 }
 
+const json_t *gt_tj_pod(const struct gt_tj_job *j, const struct gt_objlist *pods, const char *name)
+{
+	char ep[24];
+
+	snprintf(ep, sizeof(ep), "%lld", (long long)j->epoch);
+	for (size_t p = 0; p < pods->n; p++) {
+		const json_t *o = pods->items[p]->obj;
+
+		if (!strcmp(gt_json_str(o, "metadata.namespace") ?: "", j->ns) &&
+		    !strcmp(gt_json_str(o, "metadata.name") ?: "", name) &&
+		    !strcmp(gt_controller_uid(o) ?: "", j->uid) &&
+		    !gt_json_path(o, "metadata.deletionTimestamp") &&
+		    !strcmp(json_string_value(json_object_get(gt_json_path(o, "metadata.labels"),
+							      GT_TJ_EPOCH_LABEL)) ?: "", ep))
+			return o;
+	}
+	return NULL;
+}
+
 /* ---- owned objects ---- */
 
-static void ensure_claim(struct job *j)
+static void ensure_claim(struct gt_tj_job *j)
 {
 	const json_t *ann = gt_json_path(j->obj, "metadata.annotations");
 	const char *named = json_string_value(json_object_get(ann, GT_TJ_CKPT_CLAIM));
@@ -97,15 +106,15 @@ static void ensure_claim(struct job *j)
 		return;
 	}
 	snprintf(j->claim, sizeof(j->claim), "%s-checkpoint", j->name);
-	if (exists(j, r, j->claim))
+	if (gt_tj_exists(j, r, j->claim))
 		return;
-	create(j, r, json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:[s],s:{s:{s:s}}}}", "apiVersion", "v1",
+	gt_tj_create(j, r, json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:[s],s:{s:{s:s}}}}", "apiVersion", "v1",
 			       "kind", "PersistentVolumeClaim", "metadata", "name", j->claim,
-			       "ownerReferences", owner(j), "spec", "accessModes", "ReadWriteOnce",
+			       "ownerReferences", gt_tj_owner(j), "spec", "accessModes", "ReadWriteOnce",
 			       "resources", "requests", "storage", size));
 }
 
-static int64_t total_replicas(const struct job *j)
+static int64_t total_replicas(const struct gt_tj_job *j)
 {
 	int64_t n = 0;
 
@@ -114,32 +123,36 @@ static int64_t total_replicas(const struct job *j)
 	return n;
 }
 
-static void ensure_podgroup(struct job *j)
+static void ensure_podgroup(struct gt_tj_job *j)
 {
 	const struct gt_resource *r = res(GT_PODGROUP_GROUP, GT_PODGROUP_VERSION, "podgroups");
 	json_t *pg;
 	int64_t timeout;
 
-	if (!r || exists(j, r, j->name))
+	if (!r || gt_tj_exists(j, r, j->name))
 		return;
 	pg = json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:I}}", "apiVersion",
 		       GT_PODGROUP_GROUP "/" GT_PODGROUP_VERSION, "kind", "PodGroup", "metadata",
-		       "name", j->name, "ownerReferences", owner(j), "spec", "minMember",
-		       (json_int_t)total_replicas(j));
+		       "name", j->name, "ownerReferences", gt_tj_owner(j), "spec", "minMember",
+		       (json_int_t)(j->k->gang_size ? j->k->gang_size(j->obj) : total_replicas(j)));
 	if (gt_json_int(j->obj, "spec.runPolicy.schedulingPolicy.scheduleTimeoutSeconds", &timeout) == 0)
 		gt_json_set(pg, "spec.scheduleTimeoutSeconds", json_integer(timeout));
-	create(j, r, pg);
+	gt_tj_create(j, r, pg);
 }
 
-static void replica_name(const struct job *j, const char *type, int64_t i, char *out, size_t n)
+static void replica_name(const struct gt_tj_job *j, const char *type, int64_t i, char *out, size_t n)
 {
 	char lt[32];
 
+	if (j->k->pod_name) {
+		j->k->pod_name(j, type, i, out, n);
+		return;
+	}
 	lower(type, lt, sizeof(lt));
 	snprintf(out, n, "%s-%s-%lld", j->name, lt, (long long)i);
 }
 
-static json_t *selector(const struct job *j, const char *type, int64_t i)
+static json_t *selector(const struct gt_tj_job *j, const char *type, int64_t i)
 {
 	char lt[32], idx[24];
 
@@ -149,18 +162,18 @@ static json_t *selector(const struct job *j, const char *type, int64_t i)
 			 j->k->operator, GT_TJ_TYPE_LABEL, lt, GT_TJ_INDEX_LABEL, idx);
 }
 
-static void ensure_service(struct job *j, const char *type, int64_t i)
+static void ensure_service(struct gt_tj_job *j, const char *type, int64_t i)
 {
 	const struct gt_resource *r = res("", "v1", "services");
 	int64_t port = j->k->port_of(j->obj, type);
 	char name[300];
 
 	replica_name(j, type, i, name, sizeof(name));
-	if (exists(j, r, name))
+	if (gt_tj_exists(j, r, name))
 		return;
-	create(j, r, json_pack("{s:s,s:s,s:{s:s,s:o,s:o},s:{s:s,s:b,s:o,s:[{s:s,s:I,s:I}]}}",
+	gt_tj_create(j, r, json_pack("{s:s,s:s,s:{s:s,s:o,s:o},s:{s:s,s:b,s:o,s:[{s:s,s:I,s:I}]}}",
 			       "apiVersion", "v1", "kind", "Service", "metadata", "name", name,
-			       "labels", selector(j, type, i), "ownerReferences", owner(j), "spec",
+			       "labels", selector(j, type, i), "ownerReferences", gt_tj_owner(j), "spec",
 			       "clusterIP", "None", "publishNotReadyAddresses", 1, "selector",
 			       selector(j, type, i), "ports", "name", j->k->port_name, "port",
 			       (json_int_t)port, "targetPort", (json_int_t)port));
@@ -168,7 +181,7 @@ static void ensure_service(struct job *j, const char *type, int64_t i)
 
 /* ---- pods ---- */
 
-static void create_pod(struct job *j, const char *type, int64_t i)
+static void create_pod(struct gt_tj_job *j, const char *type, int64_t i)
 {
 	const json_t *tpl = gt_json_path(json_object_get(gt_json_path(j->obj, "spec"), j->k->specs),
 					 type);
@@ -187,7 +200,7 @@ static void create_pod(struct job *j, const char *type, int64_t i)
 	snprintf(epoch, sizeof(epoch), "%lld", (long long)j->epoch);
 	json_object_set_new(meta, "name", json_string(name));
 	json_object_del(meta, "namespace");
-	json_object_set_new(meta, "ownerReferences", owner(j));
+	json_object_set_new(meta, "ownerReferences", gt_tj_owner(j));
 	labels = json_object_get(meta, "labels");
 	if (!json_is_object(labels)) {
 		labels = json_object();
@@ -236,27 +249,56 @@ static void create_pod(struct job *j, const char *type, int64_t i)
 								"mountPath", GT_TJ_CKPT_PATH));
 		}
 	}
-	create(j, res("", "v1", "pods"), pod);
+	if (j->k->pod)
+		j->k->pod(j, type, i, pod);
+	gt_tj_create(j, res("", "v1", "pods"), pod);
 }
 
-/* The exit code of the failed main container (or any failed one), -1 if none. */
-static int64_t exit_code(const struct job *j, const json_t *pod)
+/* The kind's main container, or (none named) the pod's first one. */
+static const char *main_container(const struct gt_tj_job *j, const json_t *pod)
+{
+	if (j->k->container)
+		return j->k->container;
+	return gt_json_str(json_array_get(gt_json_path(pod, "spec.containers"), 0), "name") ?: "";
+}
+
+/* The exit code of the failed main container (or any failed one), -1 if
+ * none; *at: when it ended (0 if unknown). */
+static int64_t exit_code(const struct gt_tj_job *j, const json_t *pod, time_t *at)
 {
 	const json_t *cs;
 	int64_t code = -1, c;
 	size_t i;
 
+	*at = 0;
 	json_array_foreach(gt_json_path(pod, "status.containerStatuses"), i, cs) {
 		if (gt_json_int(cs, "state.terminated.exitCode", &c) < 0 || !c)
 			continue;
-		if (code < 0 || !strcmp(gt_json_str(cs, "name") ?: "", j->k->container))
+		if (code < 0 || !strcmp(gt_json_str(cs, "name") ?: "", main_container(j, pod))) {
 			code = c;
+			if (gt_time_parse(gt_json_str(cs, "state.terminated.finishedAt"), at) < 0)
+				*at = 0;
+		}
 	}
 	return code;
 }
 
+/*
+ * Is this failure the gang's cause rather than the one recorded?  The rank
+ * that failed first; at the same second, a signal or a lost pod (a rank
+ * killed) over an exit code (its peers then fail their collectives).
+ */
+static bool first_cause(int64_t code, time_t at, int64_t was_code, time_t was_at)
+{
+	bool sig = code < 0 || code >= 128, was_sig = was_code < 0 || was_code >= 128;
+
+	if (at && was_at && at != was_at)
+		return at < was_at;
+	return sig && !was_sig;
+}
+
 /* Does this failure restart the gang (else the job fails)? */
-static bool retryable(const struct job *j, const char *type, int64_t code)
+static bool retryable(const struct gt_tj_job *j, const char *type, int64_t code)
 {
 	const char *rp = gt_json_str(json_object_get(gt_json_path(j->obj, "spec"), j->k->specs) ?
 				     json_object_get(json_object_get(gt_json_path(j->obj, "spec"),
@@ -273,11 +315,12 @@ static bool retryable(const struct job *j, const char *type, int64_t code)
 struct tally {
 	struct gt_tj_counts c[4];
 	int64_t pods, old, failed_code;
+	time_t failed_at;
 	const char *failed_type;
 	bool permanent;
 };
 
-static void sync_pods(struct job *j, const struct gt_objlist *pods, struct tally *t)
+static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct tally *t)
 {
 	for (size_t ti = 0; ti < j->k->ntypes && ti < 4; ti++) {
 		const char *type = j->k->types[ti];
@@ -289,7 +332,8 @@ static void sync_pods(struct job *j, const struct gt_objlist *pods, struct tally
 			int64_t ep = -1;
 
 			replica_name(j, type, i, name, sizeof(name));
-			ensure_service(j, type, i);
+			if (!j->k->no_replica_services)
+				ensure_service(j, type, i);
 			for (size_t p = 0; p < pods->n; p++) {
 				const json_t *o = pods->items[p]->obj;
 
@@ -299,6 +343,8 @@ static void sync_pods(struct job *j, const struct gt_objlist *pods, struct tally
 					pod = o;
 			}
 			if (!pod) {
+				if (j->k->may_create && !j->k->may_create(j, type, pods))
+					continue;
 				create_pod(j, type, i);
 				t->c[ti].active++;
 				continue;
@@ -320,12 +366,15 @@ static void sync_pods(struct job *j, const struct gt_objlist *pods, struct tally
 			if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Succeeded")) {
 				t->c[ti].succeeded++;
 			} else if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Failed")) {
-				int64_t code = exit_code(j, pod);
+				time_t at;
+				int64_t code = exit_code(j, pod, &at);
 
 				t->c[ti].failed++;
-				if (!t->failed_type || !retryable(j, type, code)) {
+				if (!t->failed_type ||
+				    first_cause(code, at, t->failed_code, t->failed_at)) {
 					t->failed_type = type;
 					t->failed_code = code;
+					t->failed_at = at;
 					t->permanent = !retryable(j, type, code);
 				}
 			} else {
@@ -338,7 +387,7 @@ static void sync_pods(struct job *j, const struct gt_objlist *pods, struct tally
 }
 
 /* Deletes the job's pods: all, or only the unfinished ones. */
-static void delete_pods(struct job *j, const struct gt_objlist *pods, bool running_only)
+static void delete_pods(struct gt_tj_job *j, const struct gt_objlist *pods, bool running_only)
 {
 	for (size_t p = 0; p < pods->n; p++) {
 		const json_t *o = pods->items[p]->obj;
@@ -352,7 +401,7 @@ static void delete_pods(struct job *j, const struct gt_objlist *pods, bool runni
 	}
 }
 
-static void clean_pods(struct job *j, const struct gt_objlist *pods)
+static void clean_pods(struct gt_tj_job *j, const struct gt_objlist *pods)
 {
 	const char *policy = gt_json_str(j->obj, "spec.runPolicy.cleanPodPolicy") ?: "None";
 
@@ -362,7 +411,7 @@ static void clean_pods(struct job *j, const struct gt_objlist *pods)
 		delete_pods(j, pods, true);
 }
 
-static void finish(struct job *j, const struct gt_objlist *pods, bool ok, const char *reason,
+static void finish(struct gt_tj_job *j, const struct gt_objlist *pods, bool ok, const char *reason,
 		   const char *msg)
 {
 	char now[32];
@@ -379,7 +428,7 @@ static void finish(struct job *j, const struct gt_objlist *pods, bool ok, const 
 
 /* ---- status ---- */
 
-static void replica_statuses(struct job *j, const struct tally *t)
+static void replica_statuses(struct gt_tj_job *j, const struct tally *t)
 {
 	json_t *rs = json_object();
 
@@ -411,7 +460,7 @@ static int set_status(json_t *obj, void *ctx, struct gt_err *err)
 	return 0;
 }
 
-static void poll_progress(struct job *j)
+static void poll_progress(struct gt_tj_job *j)
 {
 	const char *type = j->k->types[j->k->replicas_of(j->obj, j->k->types[0]) ? 0 : 1];
 	struct gt_obj *pod = NULL;
@@ -421,7 +470,7 @@ static void poll_progress(struct job *j)
 	replica_name(j, type, 0, name, sizeof(name));
 	if (gt_api_get(j->api, res("", "v1", "pods"), j->ns, name, &pod, NULL) < 0)
 		return;
-	if (gt_api_pod_log_tail(j->api, pod->obj, j->k->container, 50, &log, &len, NULL) == 0)
+	if (gt_api_pod_log_tail(j->api, pod->obj, main_container(j, pod->obj), 50, &log, &len, NULL) == 0)
 		gt_tj_progress(j->status, log, len, time(NULL));
 	free(log);
 	gt_obj_unref(pod);
@@ -439,7 +488,7 @@ static const char *reason(const struct gt_tj_kind *k, const char *what, char *bu
 static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t *obj,
 		    const struct gt_objlist *pods)
 {
-	struct job j = { .api = api, .k = k, .obj = obj };
+	struct gt_tj_job j = { .api = api, .k = k, .obj = obj };
 	struct tally t = { 0 };
 	char msg[600], now[32], rbuf[64];
 	int64_t backoff = -1, ads, ttl;
@@ -491,6 +540,8 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 		json_object_set_new(j.status, "startTime", json_string(now));
 	ensure_claim(&j);
 	ensure_podgroup(&j);
+	if (k->owned)
+		k->owned(&j, pods);
 	sync_pods(&j, pods, &t);
 	gt_json_int(obj, "spec.runPolicy.backoffLimit", &backoff);
 	if (gt_json_int(obj, "spec.runPolicy.activeDeadlineSeconds", &ads) == 0 &&

@@ -27,6 +27,8 @@ struct gt_tj_counts {
 	int64_t active, running, succeeded, failed;
 };
 
+struct gt_tj_job;
+
 struct gt_tj_kind {
 	const char *group, *version, *plural, *kind;
 	const char *specs;              /* "pytorchReplicaSpecs" */
@@ -41,7 +43,40 @@ struct gt_tj_kind {
 	void (*env)(const json_t *job, const char *type, int64_t index, json_t *env);
 	/* counts[i] for types[i] */
 	bool (*succeeded)(const json_t *job, const struct gt_tj_counts *counts);
+	/* optional hooks (MPIJob): */
+	bool no_replica_services;       /* no headless Service per replica */
+	/* the pod's name (default "<job>-<type>-<index>") */
+	void (*pod_name)(const struct gt_tj_job *j, const char *type, int64_t index, char *out,
+			 size_t n);
+	/* the job's other owned objects, each pass before the pods */
+	void (*owned)(struct gt_tj_job *j, const struct gt_objlist *pods);
+	/* last touches to a pod about to be created */
+	void (*pod)(const struct gt_tj_job *j, const char *type, int64_t index, json_t *pod);
+	/* false: not yet (e.g. the launcher waits for the workers) */
+	bool (*may_create)(const struct gt_tj_job *j, const char *type, const struct gt_objlist *pods);
+	/* the PodGroup's minMember (default: all replicas) */
+	int64_t (*gang_size)(const json_t *job);
 };
+
+/* One job in a pass, as the kind's hooks see it. */
+struct gt_tj_job {
+	struct gt_api *api;
+	const struct gt_tj_kind *k;
+	const json_t *obj;
+	const char *ns, *name, *uid;
+	json_t *status;          /* being built */
+	int64_t epoch;
+	char claim[300];         /* checkpoint claim or "" */
+};
+
+/* Helpers for hooks: the controller ownerReferences of the job's objects;
+ * creates obj (steals it) unless it exists; the job's pod of that name in
+ * the current epoch (NULL if none or going). */
+json_t *gt_tj_owner(const struct gt_tj_job *j);
+bool gt_tj_exists(struct gt_tj_job *j, const struct gt_resource *r, const char *name);
+void gt_tj_create(struct gt_tj_job *j, const struct gt_resource *r, json_t *obj);
+const json_t *gt_tj_pod(const struct gt_tj_job *j, const struct gt_objlist *pods,
+			const char *name);
 
 int gt_tj_pass(struct gt_api *api, const struct gt_tj_kind *k);
 bool gt_tj_relevant(const struct gt_event *ev, const struct gt_tj_kind *k);

@@ -47,6 +47,7 @@ static const struct gt_resource kinds[] = {
 	{ .group = "autoscaling", .version = "v2", .kind = "HorizontalPodAutoscaler", .namespaced = true },
 	R("policy", "PodDisruptionBudget", true),
 	{ .group = "policy", .version = "v1", .kind = "Eviction", .verbs = GT_VERBS_CREATE_ONLY },
+	{ .group = "kubeflow.org", .version = "v2beta1", .kind = "MPIJob", .namespaced = true },
 };
 
 static void utf8_ok(const char *s)

@@ -445,6 +445,46 @@ TEST(host_image)
 	json_decref(cfg);
 }
 
+/* A mount point missing on the host (/etc/<none>, /run/<none>): its
+ * directory is mirrored entry by entry, the rest stays bound whole. */
+TEST(host_image_nested_mount_points)
+{
+	struct gt_oci_input in = { 0 };
+	struct gt_err err;
+	json_t *pod, *cfg = NULL;
+	json_t *mounts = json_pack("[{s:s,s:s,s:s,s:[s]},{s:s,s:s,s:s,s:[s]}]",
+				   "destination", "/etc/gt-oci-none/x", "type", "bind", "source",
+				   "/tmp", "options", "rbind", "destination", "/usr/share",
+				   "type", "bind", "source", "/tmp", "options", "rbind");
+	char scratch[PATH_MAX + 32], p[PATH_MAX + 64], *m;
+	struct stat sb;
+
+	gt_err_clear(&err);
+	CHECK(gt_json_parse(POD("{\"name\":\"c\",\"command\":[\"true\"]}"),
+			    strlen(POD("{\"name\":\"c\",\"command\":[\"true\"]}")), &pod, &err) == 0);
+	snprintf(scratch, sizeof(scratch), "%s/scratch2", tmpdir);
+	in.pod = pod;
+	in.container = json_array_get(gt_json_path(pod, "spec.containers"), 0);
+	in.hostname = "h";
+	in.mounts = mounts;
+	in.scratch_dir = scratch;
+	CHECK(gt_oci_config(&in, &cfg, &err) == 0);
+	m = at(cfg, "mounts");
+	/* /etc is mirrored (its entries bound), /usr bound whole (/usr/share exists) */
+	CHECK(strstr(m, "{\"destination\":\"/etc\",") == NULL);
+	CHECK(strstr(m, "{\"destination\":\"/etc/passwd\",\"type\":\"bind\",\"source\":"
+			"\"/etc/passwd\",\"options\":[\"rbind\",\"rro\"]}") != NULL);
+	CHECK(strstr(m, "{\"destination\":\"/usr\",\"type\":\"bind\"") != NULL);
+	snprintf(p, sizeof(p), "%s/root/etc/passwd", scratch);
+	CHECK(stat(p, &sb) == 0 && S_ISREG(sb.st_mode));
+	snprintf(p, sizeof(p), "%s/root/etc", scratch);
+	CHECK(stat(p, &sb) == 0 && S_ISDIR(sb.st_mode));
+	free(m);
+	json_decref(cfg);
+	json_decref(pod);
+	json_decref(mounts);
+}
+
 static void put(const char *path, const char *text)
 {
 	gt_write_file_atomic(path, text, strlen(text), 0644);
@@ -476,6 +516,7 @@ int main(void)
 	RUN(namespaces_and_mounts);
 	RUN(extra_mounts_and_devices);
 	RUN(host_image);
+	RUN(host_image_nested_mount_points);
 	{
 		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 
