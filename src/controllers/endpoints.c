@@ -33,17 +33,6 @@
 #define SVC_LABEL "kubernetes.io/service-name"
 #define MANAGED_LABEL "endpointslice.kubernetes.io/managed-by"
 
-static bool pod_ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
-}
-
 /* The container port of pod named name (protocol proto), or -1. */
 static int64_t named_port(const json_t *pod, const char *name, const char *proto)
 {
@@ -124,12 +113,12 @@ static void add_pod(struct group *g, const json_t *svc, const json_t *pod)
 	const char *host = gt_json_str(pod, "spec.hostname");
 	const char *sub = gt_json_str(pod, "spec.subdomain");
 	bool terminating = gt_json_path(pod, "metadata.deletionTimestamp") != NULL;
-	bool ready = pod_ready(pod) && !terminating;
+	bool ready = gt_pod_is_ready(pod) && !terminating;
 	bool publish = gt_json_bool(svc, "spec.publishNotReadyAddresses", false);
 	bool named = host && *host && sub && !strcmp(sub, gt_json_str(svc, "metadata.name") ?: "");
 	json_t *a = json_pack("{s:s,s:o}", "ip", ip, "targetRef", target_ref(pod));
 	json_t *ep = json_pack("{s:[s],s:{s:b,s:b,s:b},s:o}", "addresses", ip, "conditions", "ready",
-			       ready || publish, "serving", pod_ready(pod), "terminating",
+			       ready || publish, "serving", gt_pod_is_ready(pod), "terminating",
 			       terminating, "targetRef", target_ref(pod));
 
 	if (node) {

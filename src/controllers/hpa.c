@@ -47,17 +47,6 @@ struct outcome {
 	char able_msg[512], active_msg[512];
 };
 
-static bool pod_ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
-}
-
 /*
  * The pod's request of res (milli-cores for cpu, bytes otherwise); 0 when a
  * container has none, whose name goes to *missing.
@@ -185,7 +174,7 @@ static int32_t from_metrics(const json_t *hpa, const struct gt_objlist *pods,
 			if (lacks && !lacks_pod)
 				lacks_pod = gt_json_str(p, "metadata.name");
 			/* Pending pods are unready; CPU also counts not-Ready pods unready */
-			hp[n].ready = strcmp(ph, "Pending") && *ph && (!t.cpu || pod_ready(p));
+			hp[n].ready = strcmp(ph, "Pending") && *ph && (!t.cpu || gt_pod_is_ready(p));
 			hp[n].has_metric = gt_metrics_pod_usage(scrape, gt_json_str(p, "metadata.uid") ?: "",
 							       &cpu, &mem) == 0;
 			hp[n].usage = t.cpu ? cpu / 1000000 : mem;

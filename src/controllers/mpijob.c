@@ -266,17 +266,6 @@ static void pod_touch(const struct gt_tj_job *j, const char *type, int64_t i, js
 						CONFIG_PATH));
 }
 
-static bool ready(const json_t *pod)
-{
-	const json_t *c;
-	size_t i;
-
-	json_array_foreach(gt_json_path(pod, "status.conditions"), i, c)
-		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready"))
-			return !strcmp(gt_json_str(c, "status") ?: "", "True");
-	return false;
-}
-
 /* WaitForWorkersReady: the launcher comes once every worker is Ready. */
 static bool may_create(const struct gt_tj_job *j, const char *type, const struct gt_objlist *pods)
 {
@@ -288,7 +277,7 @@ static bool may_create(const struct gt_tj_job *j, const char *type, const struct
 
 		pod_name(j, "Worker", i, name, sizeof(name));
 		p = gt_tj_pod(j, pods, name);
-		if (!p || !ready(p))
+		if (!p || !gt_pod_is_ready(p))
 			return false;
 	}
 	return true;
