@@ -64,13 +64,14 @@ struct unsched {
 static int set_unschedulable(json_t *obj, void *arg, struct gt_err *err)
 {
 	struct unsched *u = arg;
-	json_t *conds = gt_json_path(obj, "status.conditions"), *c, *keep = json_array();
+	json_t *conds = gt_json_path(obj, "status.conditions"), *c, *keep;
 	char now[32];
 	size_t i;
 
 	(void)err;
 	if (gt_json_str(obj, "spec.nodeName"))
 		return -EALREADY; /* bound since the pass that wrote this */
+	keep = json_array();
 	json_array_foreach(conds, i, c) {
 		if (strcmp(gt_json_str(c, "type") ?: "", "PodScheduled")) {
 			json_array_append(keep, c);
