@@ -757,8 +757,13 @@ static bool all_stopped(struct pod *p)
 	return true;
 }
 
-/* Stops every container: preStop, SIGTERM, grace, SIGKILL. */
-static void stop_all(struct pod *p, const json_t *pod, int64_t grace_s)
+/*
+ * Stops every container: preStop, SIGTERM, grace, SIGKILL.  Returns false
+ * when the agent itself is stopping during the grace period: the
+ * containers are left as they are (the next agent start, or `gantry node
+ * reset`, finishes the job), so shutting down never waits out a grace.
+ */
+static bool stop_all(struct pod *p, const json_t *pod, int64_t grace_s)
 {
 	int64_t deadline;
 
@@ -789,6 +794,8 @@ static void stop_all(struct pod *p, const json_t *pod, int64_t grace_s)
 	while (gt_now_ms() < deadline && !all_stopped(p)) {
 		struct timespec ts = { 0, 100 * 1000000L };
 
+		if (atomic_load(&p->a->stop))
+			return false;
 		nanosleep(&ts, NULL);
 	}
 	for (size_t i = 0; i < p->nctrs; i++)
@@ -799,6 +806,7 @@ static void stop_all(struct pod *p, const json_t *pod, int64_t grace_s)
 
 		nanosleep(&ts, NULL);
 	}
+	return true;
 }
 
 /* Removes runc state, rootfs mounts, volumes, network and the directory. */
@@ -1065,7 +1073,12 @@ static void *worker(void *arg)
 
 			if (gt_json_int(pod, "metadata.deletionGracePeriodSeconds", &grace) < 0)
 				gt_json_int(pod, "spec.terminationGracePeriodSeconds", &grace);
-			stop_all(p, pod, gone ? 0 : grace);
+			if (!stop_all(p, pod, gone ? 0 : grace)) {
+				/* the agent is stopping: its next start finishes this */
+				json_decref(pod);
+				atomic_store(&p->finished, true);
+				break;
+			}
 			if (!gone)
 				report(p);
 			teardown(p, pod);

@@ -181,9 +181,16 @@ class Server:
             try:
                 rc = self.proc.wait(10)
             except subprocess.TimeoutExpired:
+                # where it hangs, for the report
+                bt = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex",
+                                     "thread apply all bt 8"], capture_output=True, text=True,
+                                    timeout=60).stdout if shutil.which("gdb") else ""
                 self.proc.kill()
                 self.proc.wait(10)
-                rc = "killed after SIGTERM timeout"
+                path = os.path.join(tempfile.gettempdir(), "gantry-hang-%d.txt" % self.proc.pid)
+                with open(path, "w") as f:
+                    f.write(bt)
+                rc = "killed after SIGTERM timeout (threads: %s)" % path
         else:
             self.crashes.append("server had already exited with %s before stop" % rc)
         self._close_log()
@@ -565,11 +572,29 @@ def agent_leaks(srv):
     return leaks
 
 
+WORKLOADS = ["/apis/apps/v1/namespaces/%s/deployments", "/apis/apps/v1/namespaces/%s/replicasets",
+             "/apis/apps/v1/namespaces/%s/statefulsets", "/apis/apps/v1/namespaces/%s/daemonsets",
+             "/apis/batch/v1/namespaces/%s/cronjobs", "/apis/batch/v1/namespaces/%s/jobs",
+             "/apis/kubeflow.org/v1/namespaces/%s/pytorchjobs",
+             "/apis/kubeflow.org/v2beta1/namespaces/%s/mpijobs"]
+
+
+def delete_workloads(srv):
+    """Deletes every controller of pods, orphaning the pods (deleted next,
+    at once), so that no controller brings them back."""
+    for n in srv.get("/api/v1/namespaces")["items"]:
+        for path in WORKLOADS:
+            srv.request("DELETE", path % n["metadata"]["name"],
+                        {"kind": "DeleteOptions", "apiVersion": "v1",
+                         "propagationPolicy": "Orphan"})
+
+
 def agent_teardown(srv):
     """Delete every pod, stop the server, `gantry node reset`; fail on leaks."""
     problems = []
     if srv.alive():
         try:
+            delete_workloads(srv)
             for p in srv.get("/api/v1/pods")["items"]:
                 m = p["metadata"]
                 srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (m["namespace"], m["name"]),
@@ -723,6 +748,7 @@ class Agents:
     def teardown(self):
         srv, left = self.srv, []
         if srv.alive():
+            delete_workloads(srv)
             for p in srv.get("/api/v1/pods")["items"]:
                 m = p["metadata"]
                 srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (m["namespace"], m["name"]),
