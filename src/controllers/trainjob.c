@@ -297,6 +297,9 @@ static bool first_cause(int64_t code, time_t at, int64_t was_code, time_t was_at
 	return sig && !was_sig;
 }
 
+/* How long an exit code waits for the other ranks' reports (seconds). */
+#define SETTLE_S 2
+
 /* Does this failure restart the gang (else the job fails)? */
 static bool retryable(const struct gt_tj_job *j, const char *type, int64_t code)
 {
@@ -384,6 +387,14 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 			}
 		}
 	}
+}
+
+static bool active(const struct tally *t)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (t->c[i].active)
+			return true;
+	return false;
 }
 
 /* Deletes the job's pods: all, or only the unfinished ones. */
@@ -555,7 +566,16 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 		}
 		more = 1;
 	}
-	if (t.failed_type && t.permanent) {
+	if (t.failed_type && t.failed_code >= 0 && t.failed_code < 128 && active(&t) &&
+	    t.failed_at && tnow - t.failed_at < SETTLE_S) {
+		/*
+		 * An exit code may be a rank's answer to its peer's death (a
+		 * collective fails, the program exits 1) while the killed peer's
+		 * report is still on its way: wait a moment for the others, so the
+		 * rank that failed first is the cause (first_cause).
+		 */
+		more = 1;
+	} else if (t.failed_type && t.permanent) {
 		snprintf(msg, sizeof(msg), "%s %s is failed because 1 %s replica(s) failed with "
 			 "exit code %lld (restartPolicy %s: not retryable).", k->kind, j.name,
 			 t.failed_type, (long long)t.failed_code,
