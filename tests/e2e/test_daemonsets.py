@@ -183,6 +183,9 @@ def test_daemonset_rolling_update(cluster):
         srv.kubectl(K, "set", "env", "ds/mon", "-n", ns, "V=3")
         p = srv.kubectl(K, "rollout", "status", "ds/mon", "-n", ns, "--timeout=90s", timeout=120)
         assert "successfully rolled out" in p.stdout, p
+        # rollout status may finish before the watch has seen the old pods go
+        assert poll(lambda: all(any(e[1] == n and e[4] for e in list(watch.events))
+                                for n in old), 30), (old, list(watch.events))
     finally:
         watch.stop()
     ev = list(watch.events)
