@@ -139,6 +139,9 @@ def test_pytorchjob_ranks_get_their_gpus(gpu_server):
     st = srv.get("/apis/kubeflow.org/v1/namespaces/default/pytorchjobs/gpujob")["status"]
     assert any(c["type"] == "Succeeded" and c["status"] == "True" for c in st["conditions"]), \
         [c.get("message") for c in st["conditions"]]
+    # the job succeeds with its Master; the worker may still be finishing
+    assert poll(lambda: all(srv.get("/api/v1/namespaces/default/pods/gpujob-%s-0" % r)["status"]
+                            .get("phase") == "Succeeded" for r in ("master", "worker")), 60)
     seen = []
     for role, rank in (("master", "0"), ("worker", "1")):
         out = logs(srv, "gpujob-%s-0" % role).strip().splitlines()
