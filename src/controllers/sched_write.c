@@ -149,27 +149,6 @@ void gt_schedc_nominate(struct gt_api *api, const json_t *pod, const char *node)
 	gt_obj_unref(out);
 }
 
-static int set_disruption(json_t *obj, void *arg, struct gt_err *err)
-{
-	json_t *conds = gt_json_path(obj, "status.conditions"), *c, *keep = json_array();
-	char now[32];
-	size_t i;
-
-	(void)arg;
-	(void)err;
-	json_array_foreach(conds, i, c)
-		if (strcmp(gt_json_str(c, "type") ?: "", "DisruptionTarget"))
-			json_array_append(keep, c);
-	gt_time_rfc3339(time(NULL), now);
-	json_array_append_new(keep, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "DisruptionTarget",
-					      "status", "True", "lastTransitionTime", now,
-					      "reason", "PreemptionByScheduler", "message",
-					      "default-scheduler: preempting to accommodate a "
-					      "higher priority pod"));
-	gt_json_set(obj, "status.conditions", keep);
-	return 0;
-}
-
 void gt_schedc_evict(struct gt_api *api, const json_t *victims, const json_t *preemptor,
 		     const char *node)
 {
@@ -190,10 +169,8 @@ void gt_schedc_evict(struct gt_api *api, const json_t *victims, const json_t *pr
 			gt_json_str(v, "spec.nodeName") ?: "", gt_json_str(preemptor,
 									   "metadata.namespace"),
 			gt_json_str(preemptor, "metadata.name"));
-		gt_api_modify(api, pods_res(), ns, name, GT_PART_STATUS, set_disruption, NULL, NULL,
-			      &out, NULL);
-		gt_obj_unref(out);
-		out = NULL;
+		gt_pod_set_condition(api, v, "DisruptionTarget", "True", "PreemptionByScheduler",
+				     "default-scheduler: preempting to accommodate a higher priority pod");
 		event(api, v, "Normal", "Preempted", msg);
 		gt_api_delete(api, pods_res(), ns, name, &o, &out, &gone, NULL);
 		gt_obj_unref(out);
