@@ -55,9 +55,9 @@ struct sess {
 	int fd_in, fd_out, fd_err, master;
 };
 
-static int up_write(void *ctx, const void *buf, size_t n)
+static int up_write(void *ctx, const struct iovec *iov, int iovcnt)
 {
-	return gt_http_upgraded_write(ctx, buf, n);
+	return gt_http_upgraded_writev(ctx, iov, iovcnt);
 }
 
 static ssize_t up_read(void *ctx, void *buf, size_t n)
@@ -107,10 +107,10 @@ struct pump {
 static void *pump_main(void *arg)
 {
 	struct pump *p = arg;
-	char buf[32768];
+	char *buf = xmalloc(GT_CHAN_BULK);
 
 	for (;;) {
-		ssize_t n = read(p->fd, buf, sizeof(buf));
+		ssize_t n = read(p->fd, buf, GT_CHAN_BULK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -118,6 +118,7 @@ static void *pump_main(void *arg)
 			break; /* EOF, or EIO on a pty whose other side closed */
 		send_frame(p->s, p->ch, buf, (size_t)n);
 	}
+	free(buf);
 	return NULL;
 }
 

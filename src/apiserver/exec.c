@@ -61,22 +61,11 @@ ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n)
 	}
 }
 
-static int agent_write(void *ctx, const void *buf, size_t n)
+static int agent_write(void *ctx, const struct iovec *iov, int iovcnt)
 {
 	struct gt_agent_end *a = ctx;
-	const char *p = buf;
 
-	while (n) {
-		ssize_t r = write(a->fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return gt_writev_all(a->fd, iov, iovcnt) < 0 ? -EPIPE : 0;
 }
 
 int gt_agent_end_send(struct gt_agent_end *a, int ch, const void *data, size_t len)

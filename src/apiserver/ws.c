@@ -16,6 +16,7 @@
 #define RBUF_SIZE (64 * 1024)
 #define WBUF_SIZE (64 * 1024)
 #define DIRECT_MIN (16 * 1024)  /* payload pieces at least this big skip the scratch buffer */
+#define TLS_RECORD (16 * 1024)  /* the largest TLS record's plaintext */
 #define GROW_STEP ((size_t)256 * 1024)
 
 struct gt_ws {
@@ -392,9 +393,15 @@ static int write_frame(struct gt_ws *ws, int opcode, const struct iovec *iov, in
 		size_t len = iov[i].iov_len;
 
 		if (!ws->client && len >= DIRECT_MIN) {
-			rc = wflush(ws);
+			/* the header rides in the first TLS record with the
+			 * payload's first bytes, not in a record of its own */
+			size_t lead = ws->wlen < TLS_RECORD ? TLS_RECORD - ws->wlen : 0;
+
+			rc = wadd(ws, p, lead, NULL, NULL);
 			if (rc == 0)
-				rc = ws->io.write(ws->io.ctx, p, len);
+				rc = wflush(ws);
+			if (rc == 0)
+				rc = ws->io.write(ws->io.ctx, p + lead, len - lead);
 		} else {
 			rc = wadd(ws, p, len, ws->client ? key : NULL, &moff);
 		}

@@ -135,7 +135,7 @@ void gt_buf_reset(struct gt_buf *b)
 	b->data[0] = '\0';
 }
 
-static void ensure(struct gt_buf *b, size_t extra)
+void gt_buf_reserve(struct gt_buf *b, size_t extra)
 {
 	if (!b->data)
 		gt_buf_init(b);
@@ -153,7 +153,7 @@ static void ensure(struct gt_buf *b, size_t extra)
 
 void gt_buf_add(struct gt_buf *b, const void *data, size_t len)
 {
-	ensure(b, len);
+	gt_buf_reserve(b, len);
 	memcpy(b->data + b->len, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
@@ -174,14 +174,14 @@ void gt_buf_addf(struct gt_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	ensure(b, 0);
+	gt_buf_reserve(b, 0);
 	va_start(ap, fmt);
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= b->cap - b->len) {
-		ensure(b, (size_t)n);
+		gt_buf_reserve(b, (size_t)n);
 		va_start(ap, fmt);
 		vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);

@@ -49,6 +49,9 @@ void gt_buf_init(struct gt_buf *b);
 void gt_buf_release(struct gt_buf *b);
 void gt_buf_reset(struct gt_buf *b);
 void gt_buf_add(struct gt_buf *b, const void *data, size_t len);
+/* Makes room for extra more bytes (and the NUL) after len; len unchanged:
+ * for reading straight into data + len. */
+void gt_buf_reserve(struct gt_buf *b, size_t extra);
 void gt_buf_adds(struct gt_buf *b, const char *s);
 void gt_buf_addc(struct gt_buf *b, char c);
 void gt_buf_addf(struct gt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -5,11 +5,12 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
-int gt_chan_write(gt_chan_write_fn w, void *ctx, int ch, const void *data, size_t len)
+int gt_chan_write(gt_chan_writev_fn w, void *ctx, int ch, const void *data, size_t len)
 {
-	unsigned char h[5 + 512];
-	int r;
+	unsigned char h[5];
+	struct iovec iov[2] = { { h, 5 }, { (void *)data, len } };
 
 	if (len > GT_CHAN_MAX_FRAME)
 		return -EMSGSIZE;
@@ -18,16 +19,41 @@ int gt_chan_write(gt_chan_write_fn w, void *ctx, int ch, const void *data, size_
 	h[2] = (unsigned char)(len >> 16);
 	h[3] = (unsigned char)(len >> 8);
 	h[4] = (unsigned char)len;
-	/* small frames (keystrokes, control) in one write: no header-then-
-	 * payload pair for Nagle to hold back */
-	if (len <= sizeof(h) - 5) {
-		if (len)
-			memcpy(h + 5, data, len);
-		return w(ctx, h, 5 + len);
+	/* header and payload in one write: no header-then-payload pair for
+	 * Nagle to hold back, one syscall per frame */
+	return w(ctx, iov, len ? 2 : 1);
+}
+
+int gt_writev_all(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct iovec v[8];
+	int n = iovcnt;
+
+	if (n < 0 || n > 8)
+		return -EINVAL;
+	memcpy(v, iov, sizeof(*v) * (size_t)n);
+	for (int i = 0; i < n;) {
+		struct msghdr m = { .msg_iov = v + i, .msg_iovlen = (size_t)(n - i) };
+		ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == ENOTSOCK)
+			k = writev(fd, v + i, n - i);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EPIPE;
+		while (i < n && (size_t)k >= v[i].iov_len) {
+			k -= (ssize_t)v[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			v[i].iov_base = (char *)v[i].iov_base + k;
+			v[i].iov_len -= (size_t)k;
+		}
 	}
-	if ((r = w(ctx, h, 5)) < 0)
-		return r;
-	return w(ctx, data, len);
+	return 0;
 }
 
 static int read_full(gt_chan_read_fn r, void *ctx, void *buf, size_t n)
@@ -61,18 +87,12 @@ int gt_chan_read(gt_chan_read_fn r, void *ctx, int *ch, struct gt_buf *payload)
 		return -EPROTO;
 	*ch = h[0];
 	if (len) {
-		char tmp[16384];
-		size_t left = len;
-
-		while (left) {
-			size_t k = left < sizeof(tmp) ? left : sizeof(tmp);
-
-			rc = read_full(r, ctx, tmp, k);
-			if (rc <= 0)
-				return rc < 0 ? rc : -EPROTO;
-			gt_buf_add(payload, tmp, k);
-			left -= k;
-		}
+		gt_buf_reserve(payload, len);
+		rc = read_full(r, ctx, payload->data, len);
+		if (rc <= 0)
+			return rc < 0 ? rc : -EPROTO;
+		payload->len = len;
+		payload->data[len] = 0;
 	}
 	return 1;
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "base/util.h"
 
@@ -26,13 +27,23 @@ enum gt_chan {
 };
 
 #define GT_CHAN_MAX_FRAME (1u << 20)
+/* What a bulk sender (a port-forward or output pump) reads per frame: large
+ * frames keep the per-frame costs (syscalls, TLS records, WebSocket
+ * headers) small against the bytes moved. */
+#define GT_CHAN_BULK (256u * 1024)
 
 typedef ssize_t (*gt_chan_read_fn)(void *ctx, void *buf, size_t n);  /* 0 = EOF */
-typedef int (*gt_chan_write_fn)(void *ctx, const void *buf, size_t n); /* writes all */
+/* Writes all of iov (one writev where the transport allows: header and
+ * payload leave in one syscall). 0 or negative errno. */
+typedef int (*gt_chan_writev_fn)(void *ctx, const struct iovec *iov, int iovcnt);
 
 /* Writes one frame (not thread-safe: serialise writers). 0 or negative errno. */
-int gt_chan_write(gt_chan_write_fn w, void *ctx, int ch, const void *data, size_t len);
-/* Reads one frame into payload (reset first). 1 = frame, 0 = clean EOF, <0 error
+int gt_chan_write(gt_chan_writev_fn w, void *ctx, int ch, const void *data, size_t len);
+/* Writes all of iov to fd with writev/sendmsg (EINTR and short writes
+ * retried; no SIGPIPE on a socket).  0 or negative errno. */
+int gt_writev_all(int fd, const struct iovec *iov, int iovcnt);
+/* Reads one frame into payload (reset first; the payload is read straight
+ * into it). 1 = frame, 0 = clean EOF, <0 error
  * (-EPROTO for a frame over GT_CHAN_MAX_FRAME or a truncated one). */
 int gt_chan_read(gt_chan_read_fn r, void *ctx, int *ch, struct gt_buf *payload);
 

@@ -49,6 +49,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "http/chanframe.h"
 
 #define DEFAULT_MAX_BODY ((size_t)3 << 20)
 #ifndef GT_HTTP_IDLE_TIMEOUT_S    /* idle keep-alive connections; tests lower it */
@@ -973,9 +974,13 @@ int gt_http_upgraded_write(struct gt_http_upgraded *u, const void *buf, size_t l
 	const char *p = buf;
 
 	if (u->tls) {
-		int rc = 0;
+		/* a bulk write leaves as full segments, not one per 16 KiB
+		 * record (the socket has TCP_NODELAY for keystrokes) */
+		int rc = 0, cork = len > 2 * 16384;
 
 		pthread_mutex_lock(&u->wlock);
+		if (cork)
+			setsockopt(u->fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
 		while (len) {
 			ssize_t n = gnutls_record_send(u->tls, p, len);
 
@@ -987,6 +992,10 @@ int gt_http_upgraded_write(struct gt_http_upgraded *u, const void *buf, size_t l
 			}
 			p += n;
 			len -= (size_t)n;
+		}
+		if (cork) {
+			cork = 0;
+			setsockopt(u->fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
 		}
 		pthread_mutex_unlock(&u->wlock);
 		return rc;
@@ -1003,6 +1012,17 @@ int gt_http_upgraded_write(struct gt_http_upgraded *u, const void *buf, size_t l
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int gt_http_upgraded_writev(struct gt_http_upgraded *u, const struct iovec *iov, int iovcnt)
+{
+	int rc = 0;
+
+	if (!u->tls)
+		return gt_writev_all(u->fd, iov, iovcnt);
+	for (int i = 0; rc == 0 && i < iovcnt; i++)
+		rc = gt_http_upgraded_write(u, iov[i].iov_base, iov[i].iov_len);
+	return rc;
 }
 
 int gt_http_upgraded_fd(const struct gt_http_upgraded *u)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "base/err.h"
 
@@ -127,6 +128,9 @@ ssize_t gt_http_upgraded_read(struct gt_http_upgraded *u, void *buf, size_t len)
  * time (serialise writers yourself); a reader and a writer may run
  * concurrently on different threads. */
 int gt_http_upgraded_write(struct gt_http_upgraded *u, const void *buf, size_t len);
+/* The same for a gather list: one writev on a plain connection (TLS: each
+ * piece through the session in turn). */
+int gt_http_upgraded_writev(struct gt_http_upgraded *u, const struct iovec *iov, int iovcnt);
 /* The socket, for poll(POLLIN) together with other fds.  Check
  * gt_http_upgraded_buffered() first: buffered bytes do not wake poll().
  * Never close it or read/write it directly. */

@@ -421,6 +421,44 @@ TEST(close_handshake)
 	mem_release(&m);
 }
 
+static size_t sizes_seen[8];
+static int writes_seen;
+
+static int count_write(void *ctx, const void *buf, size_t n)
+{
+	if (writes_seen < 8)
+		sizes_seen[writes_seen] = n;
+	writes_seen++;
+	return mem_write(ctx, buf, n);
+}
+
+/* A bulk server frame: its header goes out with the payload's first bytes
+ * as one 16 KiB write (one full TLS record), the rest straight from the
+ * caller's buffer; the bytes are the frame's. */
+TEST(bulk_frame_writes)
+{
+	struct mem m = { 0 };
+	struct gt_ws_io io = { mem_read, count_write, &m };
+	unsigned char *big = xmalloc(100000);
+	struct gt_ws *ws;
+
+	for (size_t i = 0; i < 100000; i++)
+		big[i] = (unsigned char)(i * 7);
+	gt_buf_init(&m.out);
+	ws = gt_ws_new(&io, NULL);
+	writes_seen = 0;
+	CHECK_INT(gt_ws_send(ws, GT_WS_BINARY, big, 100000), 0);
+	CHECK_INT(writes_seen, 2);
+	CHECK_INT(sizes_seen[0], 16384);
+	CHECK_INT(sizes_seen[1], 100000 + 10 - 16384);
+	CHECK_INT(m.out.len, 100010);
+	CHECK((unsigned char)m.out.data[0] == 0x82 && (unsigned char)m.out.data[1] == 127);
+	CHECK(!memcmp(m.out.data + 10, big, 100000));
+	gt_ws_free(ws);
+	mem_release(&m);
+	free(big);
+}
+
 TEST(writer)
 {
 	struct mem m = { 0 }, c = { 0 };
@@ -1043,6 +1081,7 @@ int main(void)
 	RUN(protocol_errors);
 	RUN(close_handshake);
 	RUN(writer);
+	RUN(bulk_frame_writes);
 	RUN(concurrent_senders);
 	RUN(status_json);
 	RUN(exec_messages);
