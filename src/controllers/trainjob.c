@@ -321,7 +321,31 @@ struct tally {
 	time_t failed_at;
 	const char *failed_type;
 	bool permanent;
+	char lost[400];  /* a running gang's rank that is gone, and why ("" none) */
 };
+
+/* Why a rank on node is lost ("" when the node is fine): its node is gone,
+ * or not Ready (Unknown: no heartbeat for the grace period).  A gang cannot
+ * wait out the eviction timeout (tolerationSeconds, 300 s by default) with
+ * its other ranks stuck in a collective. */
+static void node_trouble(struct gt_api *api, const char *node, char *why, size_t n)
+{
+	struct gt_obj *o = NULL;
+	const json_t *c;
+	size_t i;
+
+	why[0] = '\0';
+	if (gt_api_get(api, res("", "v1", "nodes"), "", node, &o, NULL) < 0) {
+		snprintf(why, n, "its node %s is gone", node);
+		return;
+	}
+	json_array_foreach(gt_json_path(o->obj, "status.conditions"), i, c)
+		if (!strcmp(gt_json_str(c, "type") ?: "", "Ready") &&
+		    strcmp(gt_json_str(c, "status") ?: "", "True"))
+			snprintf(why, n, "its node %s is %s", node,
+				 !strcmp(gt_json_str(c, "status") ?: "", "False") ? "NotReady" : "Unknown");
+	gt_obj_unref(o);
+}
 
 static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct tally *t)
 {
@@ -345,6 +369,14 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 				    !strcmp(gt_controller_uid(o) ?: "", j->uid))
 					pod = o;
 			}
+			if (!pod && gt_tj_has(j->status, "Running")) {
+				/* the gang ran whole in this epoch: a rank deleted
+				 * (evicted, drained, by hand) takes the gang with it */
+				if (!t->lost[0])
+					snprintf(t->lost, sizeof(t->lost), "%s replica %s was deleted",
+						 type, name);
+				continue;
+			}
 			if (!pod) {
 				if (j->k->may_create && !j->k->may_create(j, type, pods))
 					continue;
@@ -353,6 +385,16 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 				continue;
 			}
 			t->pods++;
+			if (gt_json_path(pod, "metadata.deletionTimestamp") &&
+			    gt_json_str(pod, "spec.nodeName")) {
+				char why[300];
+
+				/* nothing will finish a rank on a dead node: its name
+				 * is needed for the next epoch, so it goes now */
+				node_trouble(j->api, gt_json_str(pod, "spec.nodeName"), why, sizeof(why));
+				if (why[0])
+					delete_pod(j, name, 0);
+			}
 			ep = strtoll(json_string_value(json_object_get(
 				gt_json_path(pod, "metadata.labels"), GT_TJ_EPOCH_LABEL)) ?: "-1", NULL, 10);
 			if (ep != j->epoch) {
@@ -381,9 +423,18 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 					t->permanent = !retryable(j, type, code);
 				}
 			} else {
+				const char *node = gt_json_str(pod, "spec.nodeName");
+				char why[300];
+
 				t->c[ti].active++;
 				if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Running"))
 					t->c[ti].running++;
+				if (node && !t->lost[0]) {
+					node_trouble(j->api, node, why, sizeof(why));
+					if (why[0])
+						snprintf(t->lost, sizeof(t->lost), "%s replica %s was lost: %s",
+							 type, name, why);
+				}
 			}
 		}
 	}
@@ -583,18 +634,22 @@ static int sync_job(struct gt_api *api, const struct gt_tj_kind *k, const json_t
 				     json_object_get(json_object_get(gt_json_path(obj, "spec"), k->specs),
 						     t.failed_type) : NULL, "restartPolicy") ?: "");
 		finish(&j, pods, false, R("Failed"), msg);
-	} else if (t.failed_type && backoff >= 0 && j.epoch >= backoff) {
+	} else if ((t.failed_type || t.lost[0]) && backoff >= 0 && j.epoch >= backoff) {
 		snprintf(msg, sizeof(msg), "%s %s has failed because it has reached the specified "
 			 "backoff limit (%lld restarts)", k->kind, j.name, (long long)j.epoch);
 		finish(&j, pods, false, "BackoffLimitExceeded", msg);
-	} else if (t.failed_type) {
+	} else if (t.failed_type || t.lost[0]) {
 		/* the whole gang goes and comes back as the next epoch */
 		j.epoch++;
 		json_object_set_new(j.status, "restarts", json_integer(j.epoch));
 		json_object_set_new(j.status, "lastRestartTime", json_string(now));
-		snprintf(msg, sizeof(msg), "%s %s is restarting because 1 %s replica(s) failed "
-			 "(exit code %lld); all ranks restart together (epoch %lld).", k->kind, j.name,
-			 t.failed_type, (long long)t.failed_code, (long long)j.epoch);
+		if (t.failed_type)
+			snprintf(msg, sizeof(msg), "%s %s is restarting because 1 %s replica(s) failed "
+				 "(exit code %lld); all ranks restart together (epoch %lld).", k->kind,
+				 j.name, t.failed_type, (long long)t.failed_code, (long long)j.epoch);
+		else
+			snprintf(msg, sizeof(msg), "%s %s is restarting because %s; all ranks restart "
+				 "together (epoch %lld).", k->kind, j.name, t.lost, (long long)j.epoch);
 		gt_tj_condition(j.status, "Running", false, R("Restarting"), msg);
 		gt_tj_condition(j.status, "Restarting", true, R("Restarting"), msg);
 		gt_record_event(api, obj, "Warning", R("Restarting"), k->operator, "%s", msg);

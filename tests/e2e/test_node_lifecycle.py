@@ -11,6 +11,7 @@ agent (SIGSTOP: a node cut off for a while) makes its node
 Unknown and its pods not Ready; resumed, it reports both Ready again at
 once, and pods that tolerate the taint long enough are not touched.  A node
 deleted from the API has its pods removed by the pod GC."""
+import json
 import os
 import signal
 
@@ -219,3 +220,70 @@ def test_not_ready_node_gets_not_ready_taints(cluster):
     assert ready_cond(node(srv, "nlc-sick"))["status"] == "False"
     assert heartbeat_until("True", set()), taints()
     assert srv.request("DELETE", "/api/v1/nodes/nlc-sick").status == 200
+
+
+def test_training_gang_restarts_when_a_ranks_node_dies(cluster):
+    """A PyTorchJob rank's node dies (its agent SIGKILLed): as soon as the
+    node is Unknown - not after the pods' eviction timeout - the whole gang
+    restarts as the next epoch, the dead node's rank is removed (no agent
+    will ever finish it) and the new gang runs on the healthy node."""
+    srv, agents = cluster, cluster.agents
+    ns = srv.make_ns("nlc-train")
+    # tolerate the unreachable taint for long: only the training controller
+    # may react here, not the taint manager
+    tol = [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+            "tolerationSeconds": 600}]
+
+    def spec(**extra):
+        s = {"terminationGracePeriodSeconds": 1, "tolerations": tol,
+             "containers": [{"name": "pytorch", "image": "host", "command": ["sleep", "3600"]}]}
+        s.update(extra)
+        return {"replicas": 1, "restartPolicy": "OnFailure", "template": {"spec": s}}
+    path = "/apis/kubeflow.org/v1/namespaces/%s/pytorchjobs" % ns
+    srv.create(path, {
+        "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+        "metadata": {"name": "pt", "annotations": {"training.gantry.dev/checkpoint-claim": "none"}},
+        "spec": {"pytorchReplicaSpecs": {
+            "Master": spec(nodeSelector={"kubernetes.io/hostname": "nlc-b"}),
+            "Worker": spec(affinity={"nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{
+                    "weight": 100, "preference": {"matchExpressions": [{
+                        "key": "kubernetes.io/hostname", "operator": "In",
+                        "values": ["nlc-a"]}]}}]}})}}})
+
+    def job():
+        return srv.get(path + "/pt")
+
+    def running(j):
+        return any(c["type"] == "Running" and c["status"] == "True"
+                   for c in j.get("status", {}).get("conditions", []))
+
+    def live():
+        return {p["metadata"]["name"]: p for p in pods(srv, ns)
+                if not p["metadata"].get("deletionTimestamp")}
+    assert poll(lambda: running(job()), 60), job().get("status")
+    first = live()
+    assert first["pt-worker-0"]["spec"]["nodeName"] == "nlc-a", describe(srv, ns)
+    assert first["pt-master-0"]["spec"]["nodeName"] == "nlc-b", describe(srv, ns)
+
+    agents.stop("nlc-a", kill=True)
+    try:
+        assert poll(lambda: job()["status"].get("restarts") == 1, 60), job().get("status")
+        msgs = [e["message"] for e in srv.get("/api/v1/namespaces/%s/events" % ns)["items"]
+                if e["reason"] == "PyTorchJobRestarting"]
+        assert any("Worker replica pt-worker-0 was lost: its node nlc-a is Unknown" in m
+                   for m in msgs), msgs
+
+        def moved():
+            ps = live()
+            return len(ps) == 2 and all(
+                p["spec"].get("nodeName") == "nlc-b" and p["status"].get("phase") == "Running" and
+                p["metadata"]["labels"].get("training.gantry.dev/restart-epoch") == "1"
+                for p in ps.values()) and running(job())
+        assert poll(moved, 60), describe(srv, ns) + "\n" + json.dumps(job().get("status"))
+        # both ranks are new pods: the master on the healthy node restarted too
+        assert all(live()[n]["metadata"]["uid"] != first[n]["metadata"]["uid"] for n in first)
+        assert job()["status"]["restarts"] == 1
+    finally:
+        agents.start("nlc-a")
+    srv.request("DELETE", path + "/pt")

@@ -254,6 +254,39 @@ def test_exit_code_policy(srv, ns):
     assert j["status"]["restarts"] == 2 and conds(j)["Failed"]["reason"] == "BackoffLimitExceeded"
 
 
+def test_deleted_rank_restarts_the_whole_gang(srv, ns):
+    """A rank of a running gang deleted (by hand, a drain, an eviction):
+    every rank restarts together as the next epoch - the survivors are not
+    left waiting in a collective for a lone replacement."""
+    srv.create(PTJ % ns, job("del", ["sleep", "3600"]))
+    wait_cond(srv, ns, "del", "Running")
+    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(srv, ns)}
+    assert set(uids) == {"del-master-0", "del-worker-0"}, uids
+    r = srv.request("DELETE", "/api/v1/namespaces/%s/pods/del-worker-0" % ns)
+    assert r.status == 200, r
+
+    def restarted():
+        j = get(srv, ns, "del")
+        return j if j["status"].get("restarts") == 1 else None
+    j = poll(restarted, 60)
+    assert j, get(srv, ns, "del")["status"]
+    wait_cond(srv, ns, "del", "Running")
+
+    def epoch1():
+        ps = [p for p in pods(srv, ns) if not p["metadata"].get("deletionTimestamp")]
+        return ps if len(ps) == 2 and all(
+            p["metadata"]["labels"].get("training.gantry.dev/restart-epoch") == "1" and
+            p["status"].get("phase") == "Running" for p in ps) else None
+    ps = poll(epoch1, 60)
+    assert ps, [(p["metadata"]["name"], p["metadata"]["labels"], p["status"].get("phase"))
+                for p in pods(srv, ns)]
+    # the master, never deleted by anyone, was restarted with the worker
+    assert all(p["metadata"]["uid"] != uids[p["metadata"]["name"]] for p in ps), ps
+    msgs = [e["message"] for e in srv.get("/api/v1/namespaces/%s/events" % ns)["items"]
+            if e["reason"] == "PyTorchJobRestarting"]
+    assert any("Worker replica del-worker-0 was deleted" in m and "epoch 1" in m for m in msgs), msgs
+
+
 def test_suspend_resume_and_deadline(srv, ns):
     srv.create(PTJ % ns, job("sus", ["sh", "-c", "sleep 1"], run={"suspend": True}))
     j = wait_cond(srv, ns, "sus", "Suspended")
