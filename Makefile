@@ -28,7 +28,7 @@ BUILD := build/san
 GANTRY := build/san/gantry
 endif
 
-LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_SRC := $(filter-out src/main.c src/rsh/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 GEN_SRC := $(wildcard build/gen/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -44,6 +44,17 @@ deps:
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The MPI rsh agent, static so that it runs in any image; embedded in gantry
+# (src/agent/rshblob.c) and written out by the node agent.  One build for
+# every variant: no sanitizer (it cannot be static) and no -g.
+RSH_SRC := src/rsh/main.c src/cli/rsh.c src/codec/json.c src/base/util.c src/base/err.c
+build/gen/gantry-rsh: $(RSH_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -Os -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags jansson 2>/dev/null) \
+	  -static -ffunction-sections -fdata-sections -Wl,--gc-sections -s -o $@ $(RSH_SRC) \
+	  -ljansson -pthread
+$(BUILD)/obj/agent/rshblob.o: build/gen/gantry-rsh
 
 $(BUILD)/libgantry.a: $(LIB_OBJ)
 	@rm -f $@
@@ -72,7 +83,7 @@ bench: deps bin/gantry
 # libFuzzer harnesses: build/fuzz/fuzz_*; each also runs its seed corpus in `make test`.
 FUZZ_CFLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 fuzz: $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard tests/fuzz/*.h)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard tests/fuzz/*.h) build/gen/gantry-rsh
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -pthread -lm
 

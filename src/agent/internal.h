@@ -105,6 +105,8 @@ json_t *gt_pod_status(struct pod *p);
 int gt_rsh_start(struct gt_agent *a, struct gt_err *err);
 void gt_rsh_stop(struct gt_agent *a);   /* after a->stop is set */
 void gt_rsh_mounts(struct gt_agent *a, const json_t *pod, json_t *mounts);
+/* rshblob.c: the static rsh agent's executable, [gt_rsh_blob, gt_rsh_blob_end). */
+extern const unsigned char gt_rsh_blob[], gt_rsh_blob_end[];
 
 /* runc container id for a container attempt. */
 void gt_ctr_id(const struct pod *p, const struct ctr *c, int attempt, char *out, size_t n);

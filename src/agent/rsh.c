@@ -418,8 +418,11 @@ int gt_rsh_start(struct gt_agent *a, struct gt_err *err)
 	a->rsh_exe = xstrdup(exe);
 	snprintf(dir, sizeof(dir), "%s/rsh", a->root);
 	gt_mkdir_p(dir, 0755);
+	/* the static rsh agent (rsh/main.c): runs in any image */
 	snprintf(path, sizeof(path), "%s/gantry", dir);
-	close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0755));
+	if (gt_write_file_atomic(path, gt_rsh_blob, (size_t)(gt_rsh_blob_end - gt_rsh_blob),
+				 0755) < 0)
+		return gt_err_set(err, -errno, "cannot write %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/rsh", dir);
 	if (symlink("gantry", path) < 0 && errno != EEXIST)
 		return gt_err_set(err, -errno, "cannot create %s: %s", path, strerror(errno));
@@ -462,16 +465,10 @@ void gt_rsh_stop(struct gt_agent *a)
 
 void gt_rsh_mounts(struct gt_agent *a, const json_t *pod, json_t *mounts)
 {
-	char bin[4200];
-
 	if (!a->rsh_dir || strcmp(json_string_value(json_object_get(gt_json_path(pod,
 		"metadata.annotations"), GT_RSH_ANNOTATION)) ?: "", "true"))
 		return;
-	snprintf(bin, sizeof(bin), "%s/gantry", GT_RSH_DIR);
 	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", GT_RSH_DIR,
 						"source", a->rsh_dir, "type", "bind", "options",
 						"rbind", "ro", "rprivate"));
-	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", bin,
-						"source", a->rsh_exe, "type", "bind", "options",
-						"bind", "ro", "rprivate"));
 }

@@ -298,3 +298,34 @@ def test_workers_on_another_node_through_the_api_server(srv, ns, prog):
             srv.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, p["metadata"]["name"]))
         left = agents.teardown()
         assert not left, "left behind: %r" % left
+
+
+def test_rsh_runs_in_an_image_without_the_hosts_libraries(srv, ns, prog, tmp_path_factory):
+    """Launcher and workers in a busybox image (no glibc, none of the host's
+    libraries): /run/gantry/rsh is the static rsh agent, so the launcher
+    still runs commands in the workers, which wait with `gantry rsh --wait`
+    (the same static binary), and gets their exit codes."""
+    from test_agent_images import REF, build_busybox, gantry_image
+    path = str(tmp_path_factory.mktemp("img") / "busybox.tar")
+    build_busybox(path)
+    assert REF in gantry_image(srv, "import", path).stdout
+    name = "bb"
+    w1 = "%s-worker-1.%s.%s.svc" % (name, name, ns)
+    script = ("echo via-rsh=$(/run/gantry/rsh -o ConnectionAttempts=10 %s 'echo in-$HOSTNAME'); "
+              "/run/gantry/rsh %s-worker-0 exit 3; echo rc=$?" % (w1, name))
+    body = mpijob(name, ["/bin/sh", "-c", script], prog, worker_cmd=())
+    for t in ("Launcher", "Worker"):
+        c = body["spec"]["mpiReplicaSpecs"][t]["template"]["spec"]["containers"][0]
+        c.update({"image": REF, "imagePullPolicy": "Never", "volumeMounts": []})
+        body["spec"]["mpiReplicaSpecs"][t]["template"]["spec"]["volumes"] = []
+    body["metadata"]["annotations"] = {"training.gantry.dev/checkpoint-claim": "none"}
+    srv.create(MPIJ % ns, body)
+    wait_cond(srv, ns, name, "Succeeded", 120)
+    log = pod_logs(srv, ns, name + "-launcher")
+    lines = log.splitlines()
+    assert "via-rsh=in-%s-worker-1" % name in lines, log
+    assert "rc=3" in lines, log
+    pods = {p["metadata"]["name"]: p for p in srv.get("/api/v1/namespaces/%s/pods" % ns)["items"]}
+    w = pods.get(name + "-worker-0")
+    if w:  # cleanPodPolicy Running may have removed it already
+        assert w["spec"]["containers"][0]["command"] == ["/run/gantry/gantry", "rsh", "--wait"]
