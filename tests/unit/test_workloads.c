@@ -8,48 +8,8 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "apiserver/apiserver.h"
-#include "apiserver/ops.h"
+#include "apitest.h"
 #include "controllers/controllers.h"
-#include "store/backend.h"
-
-static char dbpath[256];
-static struct gt_store *store;
-static struct gt_api *api;
-
-static const struct gt_resource *R(const char *g, const char *plural)
-{
-	return gt_registry_find(g, "v1", plural);
-}
-
-static void setup(void)
-{
-	struct gt_backend *be;
-	struct gt_api_config cfg = { 0 };
-	struct gt_err e;
-
-	snprintf(dbpath, sizeof(dbpath), "/tmp/gt-test-workloads-%d.db", (int)getpid());
-	gt_err_clear(&e);
-	if (gt_backend_sqlite_open(dbpath, &be, &e) < 0 || gt_store_open(be, NULL, &store, &e) < 0)
-		abort();
-	cfg.store = store;
-	cfg.token = "t";
-	if (gt_api_new(&cfg, &api, &e) < 0)
-		abort();
-}
-
-static void teardown(void)
-{
-	char p[300];
-
-	gt_api_free(api);
-	gt_store_close(store);
-	unlink(dbpath);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", dbpath);
-	unlink(p);
-}
 
 static int create(const struct gt_resource *r, const char *ns, const char *js)
 {
@@ -340,7 +300,7 @@ TEST(daemonset_tolerations)
 
 int main(void)
 {
-	setup();
+	setup("workloads");
 	RUN(statefulset_ordered);
 	RUN(daemonset_nodes);
 	RUN(daemonset_tolerations);
