@@ -793,9 +793,15 @@ static bool stop_all(struct pod *p, const json_t *pod, int64_t grace_s)
 	deadline = gt_now_ms() + grace_s * 1000;
 	while (gt_now_ms() < deadline && !all_stopped(p)) {
 		struct timespec ts = { 0, 100 * 1000000L };
+		bool gone;
 
 		if (atomic_load(&p->a->stop))
 			return false;
+		pthread_mutex_lock(&p->lock);
+		gone = p->gone;
+		pthread_mutex_unlock(&p->lock);
+		if (gone)
+			break; /* force-deleted during its grace period: no more waiting */
 		nanosleep(&ts, NULL);
 	}
 	for (size_t i = 0; i < p->nctrs; i++)

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from conftest import (LineReader, _ns_name, agent_server, agent_teardown, cstatus, create_pod,
-                      get_pod, hctr, phase_is, pod_body, pod_dump, pod_logs, poll, wait_pod)
+                      get_pod, hctr, phase_is, pod_body, pod_dump, pod_logs, poll, runc_list,
+                      wait_pod)
 
 K = "1.33"
 
@@ -310,6 +311,32 @@ def test_graceful_termination(srv, ns):
         pod_dump(srv, ns, "stubborn")
     took = time.time() - t0
     assert 1.5 <= took <= 6, "pod ignoring TERM with grace 2s went after %.1fs" % took
+
+
+def test_force_delete_ends_the_grace_period(srv, ns):
+    """A pod ignoring SIGTERM, deleted with a long grace period, then deleted
+    again with --force --grace-period=0 (as kubectl users do with a stuck
+    pod): its container is killed at once, not when the first grace ends."""
+    stubborn = hctr("c", "trap '' TERM; echo started; while true; do sleep 0.1; done")
+    create_pod(srv, ns, pod_body("stuck", srv.node, [stubborn],
+                                 terminationGracePeriodSeconds=120))
+    p = wait_pod(srv, ns, "stuck", _running, 30, "running")
+    prefix = "gt-%s-" % p["metadata"]["uid"][:12]
+
+    def mine():
+        return [c for c in runc_list(srv.agent_root) if c.startswith(prefix)]
+    assert mine(), runc_list(srv.agent_root)
+    _delete(srv, ns, "stuck")  # its own grace: 120 s
+    assert poll(lambda: get_pod(srv, ns, "stuck")["metadata"].get("deletionTimestamp"), 10)
+    time.sleep(1)
+    assert mine(), "the container went before its grace period was over"
+    t0 = time.time()
+    r = srv.kubectl(K, "delete", "pod", "stuck", "-n", ns, "--force", "--grace-period=0")
+    assert r.returncode == 0, r.stderr
+    assert srv.wait_gone("/api/v1/namespaces/%s/pods/stuck" % ns, 10)
+    assert poll(lambda: not mine(), 15), mine()
+    took = time.time() - t0
+    assert took < 10, "a force-deleted pod's container lived %.1fs more" % took
 
 
 def test_logs_follow_tail_timestamps(srv, ns):
