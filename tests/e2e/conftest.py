@@ -127,6 +127,7 @@ class Server:
         self._api_client = None
         self._log = None
         self.crashes = []
+        self.term_sent = False
 
     # ---- process control -------------------------------------------------
     def start(self, timeout=30):
@@ -171,13 +172,21 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def terminate(self):
+        """Sends SIGTERM without waiting (stop() then waits): servers stop
+        side by side."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.term_sent = True
+
     def stop(self):
         """SIGTERM, SIGKILL after 10 s.  Returns the exit status (None if not started)."""
         if self.proc is None:
             return None
         rc = self.proc.poll()
-        if rc is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if rc is None or self.term_sent:
+            if rc is None:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 rc = self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -395,6 +404,8 @@ def new_server(tmp_path_factory):
 
     yield make
     errors = []
+    for srv in servers:
+        srv.terminate()
     for srv in servers:
         try:
             e = _stop_and_check(srv, keep)
