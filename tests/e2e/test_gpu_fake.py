@@ -119,8 +119,10 @@ def test_pytorchjob_ranks_get_their_gpus(gpu_server):
     # the GPUs are free again (the test before holds one for a minute)
     srv.request("DELETE", "/api/v1/namespaces/default/pods", {"gracePeriodSeconds": 0})
     assert poll(lambda: not srv.get("/api/v1/namespaces/default/pods")["items"], 30)
+    # each rank holds its GPU a while: a rank that finished at once would
+    # free its GPU (as the kubelet does) for a slower peer to get the same one
     cmd = ("ls /dev | grep -E '^nvidia[0-9]+$' | tr '\\n' ' '; echo; "
-           "echo RANK=$RANK V=$NVIDIA_VISIBLE_DEVICES C=$CUDA_VISIBLE_DEVICES")
+           "echo RANK=$RANK V=$NVIDIA_VISIBLE_DEVICES C=$CUDA_VISIBLE_DEVICES; sleep 4")
     tpl = {"spec": {"containers": [{"name": "pytorch", "image": "host",
                                     "command": ["sh", "-c", cmd],
                                     "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}
