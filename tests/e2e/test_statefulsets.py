@@ -50,6 +50,11 @@ def sts(srv, ns):
     return srv.get("/apis/apps/v1/namespaces/%s/statefulsets/web" % ns)
 
 
+def sts_status(srv, ns):
+    """The status, {} until the controller first writes one."""
+    return sts(srv, ns).get("status", {})
+
+
 def pods(srv, ns):
     return {p["metadata"]["name"]: p for p in
             srv.get("/api/v1/namespaces/%s/pods?labelSelector=app%%3Dweb" % ns)["items"]}
@@ -105,8 +110,8 @@ def test_statefulset_lifecycle(srv):
         assert sorted(c["metadata"]["name"] for c in claims) == ["data-web-0", "data-web-1",
                                                                   "data-web-2"]
         assert all(c["status"]["phase"] == "Bound" for c in claims), claims
-        assert poll(lambda: sts(srv, ns)["status"].get("readyReplicas") == 3, 20)
-        st = sts(srv, ns)["status"]
+        assert poll(lambda: sts_status(srv, ns).get("readyReplicas") == 3, 20)
+        st = sts_status(srv, ns)
         assert st["replicas"] == 3 and st["currentReplicas"] == 3 and \
             st["updatedReplicas"] == 3 and st["currentRevision"] == st["updateRevision"], st
         for v in (K, K20):
@@ -169,8 +174,8 @@ def test_statefulset_lifecycle(srv):
         gone2 = first(ev, lambda e: e[0] == "DELETED" and e[1] == "web-2")
         start1 = first(ev, lambda e: e[1] == "web-1" and e[4])
         assert gone2 is not None and start1 is not None and gone2 < start1, ev
-        assert sts(srv, ns)["status"]["replicas"] == 1 or poll(
-            lambda: sts(srv, ns)["status"]["replicas"] == 1, 20)
+        assert sts_status(srv, ns)["replicas"] == 1 or poll(
+            lambda: sts_status(srv, ns).get("replicas") == 1, 20)
         claims = srv.get("/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"]
         assert len(claims) == 3, claims
         srv.kubectl(K, "scale", "sts", "web", "-n", ns, "--replicas=2")
@@ -220,14 +225,14 @@ def test_statefulset_parallel_and_claim_retention(srv):
             "/api/v1/namespaces/%s/persistentvolumeclaims" % ns)["items"])
     assert claims() == ["data-web-0", "data-web-1"]
     # a partition: only ordinals at or above it are updated
-    before = sts(srv, ns)["status"]["updateRevision"]
+    before = sts_status(srv, ns)["updateRevision"]
     srv.kubectl(K, "patch", "sts", "web", "-n", ns, "-p",
                 '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":1}},'
                 '"template":{"metadata":{"annotations":{"v":"2"}}}}}')
     p = srv.kubectl(K, "rollout", "status", "sts/web", "-n", ns, "--timeout=60s", timeout=90)
     assert "partitioned roll out complete: 1 new pods have been updated" in p.stdout, p
     assert poll(lambda: all_ready(srv, ns, 2), 60)
-    st = sts(srv, ns)["status"]
+    st = sts_status(srv, ns)
     hashes = {n: p["metadata"]["labels"]["controller-revision-hash"]
               for n, p in pods(srv, ns).items()}
     assert hashes == {"web-0": before, "web-1": st["updateRevision"]} and \
@@ -237,9 +242,9 @@ def test_statefulset_parallel_and_claim_retention(srv):
     srv.kubectl(K, "patch", "sts", "web", "-n", ns, "--type=merge", "-p",
                 '{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null},'
                 '"template":{"metadata":{"annotations":{"v":"3"}}}}}')
-    assert poll(lambda: sts(srv, ns)["status"].get("observedGeneration") ==
+    assert poll(lambda: sts_status(srv, ns).get("observedGeneration") ==
                 sts(srv, ns)["metadata"]["generation"], 20)
-    newest = sts(srv, ns)["status"]["updateRevision"]
+    newest = sts_status(srv, ns)["updateRevision"]
     assert newest not in hashes.values()
     old1 = pods(srv, ns)["web-1"]["metadata"]["uid"]
     assert {n: p["metadata"]["labels"]["controller-revision-hash"]
@@ -296,8 +301,8 @@ def test_statefulset_ordinals_start_and_min_ready(srv):
         m = MANIFEST.replace("replicas: 3", "replicas: 2\n  ordinals: {start: 5}\n"
                              "  minReadySeconds: 2")
         srv.kubectl(K, "apply", "-n", ns, "-f", srv.write_manifest(m))
-        assert poll(lambda: sts(srv, ns)["status"].get("availableReplicas") == 2, 60), \
-            sts(srv, ns)["status"]
+        assert poll(lambda: sts_status(srv, ns).get("availableReplicas") == 2, 60), \
+            sts_status(srv, ns)
     finally:
         w.stop()
         watch_pods.stop()
