@@ -322,19 +322,26 @@ struct tally {
 	const char *failed_type;
 	bool permanent;
 	char lost[400];  /* a running gang's rank that is gone, and why ("" none) */
+	const char *fine[16];  /* nodes already found Ready in this pass */
+	size_t nfine;
 };
 
 /* Why a rank on node is lost ("" when the node is fine): its node is gone,
  * or not Ready (Unknown: no heartbeat for the grace period).  A gang cannot
  * wait out the eviction timeout (tolerationSeconds, 300 s by default) with
  * its other ranks stuck in a collective. */
-static void node_trouble(struct gt_api *api, const char *node, char *why, size_t n)
+static void node_trouble(struct gt_api *api, struct tally *t, const char *node, char *why,
+			 size_t n)
 {
 	struct gt_obj *o = NULL;
 	const json_t *c;
 	size_t i;
 
 	why[0] = '\0';
+	/* the ranks share few nodes: each is read once per pass */
+	for (i = 0; i < t->nfine; i++)
+		if (!strcmp(t->fine[i], node))
+			return;
 	if (gt_api_get(api, res("", "v1", "nodes"), "", node, &o, NULL) < 0) {
 		snprintf(why, n, "its node %s is gone", node);
 		return;
@@ -345,6 +352,8 @@ static void node_trouble(struct gt_api *api, const char *node, char *why, size_t
 			snprintf(why, n, "its node %s is %s", node,
 				 !strcmp(gt_json_str(c, "status") ?: "", "False") ? "NotReady" : "Unknown");
 	gt_obj_unref(o);
+	if (!why[0] && t->nfine < GT_ARRAY_SIZE(t->fine))
+		t->fine[t->nfine++] = node; /* the pod's string: lives through the pass */
 }
 
 static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct tally *t)
@@ -391,7 +400,8 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 
 				/* nothing will finish a rank on a dead node: its name
 				 * is needed for the next epoch, so it goes now */
-				node_trouble(j->api, gt_json_str(pod, "spec.nodeName"), why, sizeof(why));
+				node_trouble(j->api, t, gt_json_str(pod, "spec.nodeName"), why,
+					     sizeof(why));
 				if (why[0])
 					delete_pod(j, name, 0);
 			}
@@ -430,7 +440,7 @@ static void sync_pods(struct gt_tj_job *j, const struct gt_objlist *pods, struct
 				if (!strcmp(gt_json_str(pod, "status.phase") ?: "", "Running"))
 					t->c[ti].running++;
 				if (node && !t->lost[0]) {
-					node_trouble(j->api, node, why, sizeof(why));
+					node_trouble(j->api, t, node, why, sizeof(why));
 					if (why[0])
 						snprintf(t->lost, sizeof(t->lost), "%s replica %s was lost: %s",
 							 type, name, why);
