@@ -399,11 +399,14 @@ except Exception:
 
 # Starts the agent part's `gantry server --no-agent` with its data in
 # $adir/srv and creates namespace NS; sets asrv_pid, AURL, ATOKEN and
-# $adir/ca.pem.
+# $adir/ca.pem.  With asrv_embedded=1 the server runs its embedded agent
+# instead (the caller passes its node, bridge and subnet flags).
+asrv_embedded=
 asrv_start() { # asrv_start PART NS [SERVER FLAGS...]
-  local part=$1 ns=$2
+  local part=$1 ns=$2 noagent=--no-agent
   shift 2
-  "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 --no-agent \
+  [ -z "$asrv_embedded" ] || noagent=
+  "$GANTRY_BIN" server --data-dir "$adir/srv" --port 0 --bind 127.0.0.1 $noagent \
     --log-level warn "$@" >"$adir/server.log" 2>&1 &
   asrv_pid=$!
   local kc=$adir/srv/admin.kubeconfig _ code
@@ -426,10 +429,16 @@ agent_start() { # agent_start RUNTIME
     --root-dir "$root" --runtime "$rt" --bridge "$BRIDGE" --subnet "$SUBNET" \
     --log-level info >"$adir/agent.log" 2>&1 &
   agent_pid=$!
+  node_wait_ready "$adir/agent.log"
+}
+
+# Waits until node $NODE is Ready (its agent, $agent_pid, logs to LOG).
+node_wait_ready() { # node_wait_ready LOG
+  local got _
   for _ in $(seq 1 300); do
     got=$(node_field "[c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'][0]")
     [ "$got" = True ] && break
-    kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$adir/agent.log" >&2; die "gantry agent did not start"; }
+    kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$1" >&2; die "gantry agent did not start"; }
     sleep 0.1
   done
   [ "$got" = True ] || die "node $NODE not Ready 30 s after the agent started"
@@ -594,64 +603,53 @@ wait_listen() { # wait_listen PORT SECONDS [PID]
 # PF_REPS transfers through one port-forward client (CMD, to listen on
 # LOCAL), measured alone: the client is started, measured, stopped, and then
 # the API server and agent are given up to 30 s to go idle (a transfer given
-# up on may leave them relaying), which is recorded.
+# up on may leave them relaying), which is recorded.  Embedded agent: the
+# agent is the API server's process ($agent_pid = $asrv_pid).
 ia_pf_client() { # ia_pf_client NAME LOCAL CMD...
   local name=$1 lport=$2 pid; shift 2
+  local procs=(--proc "apiserver=$asrv_pid") idle=("$asrv_pid")
+  [ "$agent_pid" = "$asrv_pid" ] || { procs+=(--proc "agent=$agent_pid"); idle+=("$agent_pid"); }
   "$@" >"$adir/pf-$name.log" 2>&1 &
   pid=$!
   ia_pids+=("$pid")
   if wait_listen "$lport" 20 && kill -0 "$pid" 2>/dev/null; then
     echo "run-bench: interactive: port-forward through $name" >&2
     python3 bench/interactive.py pf --bytes "$PF_BYTES" --reps "$PF_REPS" --timeout "$PF_TIMEOUT" \
-      --proc "apiserver=$asrv_pid" --proc "agent=$agent_pid" "$name:$lport:$cpid:$pid" >>"$results" ||
+      "${procs[@]}" "$name:$lport:$cpid:$pid" >>"$results" ||
       echo "run-bench: interactive: port-forward measurement ($name) exited $?" >&2
   else
     meta "ia_na pf $name did not listen on 127.0.0.1:$lport in 20 s: $(tail -1 "$adir/pf-$name.log" | cut -c1-200)"
   fi
   stop_pid "$pid"
   ia_pids=()
-  python3 bench/interactive.py quiet "$name" "$asrv_pid" "$agent_pid" >>"$results"
+  python3 bench/interactive.py quiet "$name" "${idle[@]}" >>"$results"
 }
 
-# Port-forward throughput and exec latency against one pod (docs/benchmarks.md:
-# "Port-forward and exec"), on its own server, agent and bridge like the
-# agent part.
-interactive_bench() {
-  local tool
-  [ "$(id -u)" = 0 ] || { ia_skip "needs root (network namespaces, runc, nsenter)"; return 0; }
-  for tool in runc ip iptables nsenter ss; do
-    command -v "$tool" >/dev/null || { ia_skip "$tool not found (scripts/deps.sh)"; return 0; }
-  done
-  [ -x /usr/lib/cni/bridge ] || { ia_skip "no CNI plugins in /usr/lib/cni (scripts/deps.sh)"; return 0; }
-  if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    ia_skip "bridge $BRIDGE exists (another make bench running? else: ip link del $BRIDGE)"
-    return 0
-  fi
+# Starts one set-up of the interactive part in $adir (MODE separate: `gantry
+# server --no-agent` and `gantry agent`; embedded: `gantry server` with its
+# agent), then pod ia, the throughput server of bench/interactive.py on the
+# pod's 127.0.0.1 as its only process (so it is the container's init, whose
+# PID the nsenter baseline uses; the host image has python3).  Sets root,
+# cid and cpid.
+ia_up() { # ia_up MODE
+  local mode=$1 spec code got _
+  mkdir -p "$adir"
   made_bridge=1
-  adir=$tmp/interactive
-  root=$adir/root-runc
-  mkdir -p "$root"
-  asrv_start interactive bench-ia
-  agent_roots+=("$root:runc")
-  agent_start runc
-  local kc=$adir/srv/admin.kubeconfig k133 k120 v133 v120 code _ got
-  k133=${KUBECTL_133:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
-  [ -x "$k133" ] || k133=$(command -v kubectl || true)
-  k120=${KUBECTL_120:-$(timeout 120 scripts/kubectl120.sh 2>/dev/null || true)}
-  [ -n "$k120" ] && [ -x "$k120" ] || k120=
-  v133=; v120=
-  [ -z "$k133" ] || v133=$("$k133" version --client 2>/dev/null | awk '/^Client Version:/ {print $3}' || true)
-  [ -z "$k120" ] || v120=$("$k120" version --client -o json 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' 2>/dev/null || true)
-  [ -n "$v133" ] || k133=
-  [ -n "$v120" ] || k120=
-  meta "ia_config bytes=$PF_BYTES pf_reps=$PF_REPS pf_timeout=$PF_TIMEOUT exec_reps=$EXEC_REPS echo_reps=$ECHO_REPS node=$NODE bridge=$BRIDGE"
-  meta "ia_versions runc=$(runc --version | awk 'NR==1 {print $3}') kubectl133=${v133:--} kubectl120=${v120:--} python=$(python3 -c 'import platform; print(platform.python_version())') nsenter=$(nsenter --version | awk '{print $NF}')"
-
-  # The pod: the throughput server of bench/interactive.py on the pod's
-  # 127.0.0.1 as its only process (so it is the container's init, whose PID
-  # the nsenter baseline uses); the host image has python3.
-  local pf_port=7777 spec
+  if [ "$mode" = embedded ]; then
+    asrv_embedded=1
+    asrv_start interactive bench-ia --node-name "$NODE" --bridge "$BRIDGE" --subnet "$SUBNET"
+    asrv_embedded=
+    agent_pid=$asrv_pid
+    root=$adir/srv/agent
+    agent_roots+=("$root:runc")
+    node_wait_ready "$adir/server.log"
+  else
+    root=$adir/root-runc
+    mkdir -p "$root"
+    asrv_start interactive bench-ia
+    agent_roots+=("$root:runc")
+    agent_start runc
+  fi
   spec=$(python3 - "$NODE" "$pf_port" <<'PY'
 import json, sys
 code = open("bench/interactive.py").read()
@@ -672,21 +670,87 @@ PY
     sleep 0.1
   done
   if [ "$got" != "Running True" ]; then
-    tail -20 "$adir/agent.log" >&2
+    tail -20 "$adir/agent.log" "$adir/server.log" >&2 2>/dev/null || true
     die "interactive part: pod ia not running and ready in 60 s (phase/ready: '$got')"
   fi
   # The pod's container and its init process, from the runtime's own state.
-  local cid cpid
   read -r cid cpid < <(runc --root "$root/runc" list -f json |
     python3 -c 'import json,sys
 c = [x for x in (json.load(sys.stdin) or []) if x["status"] == "running"]
 print(c[0]["id"], c[0]["pid"]) if len(c) == 1 else print("", "")') || true
   [ -n "$cpid" ] || { runc --root "$root/runc" list >&2; die "interactive part: not one running container under $root/runc"; }
   wait_listen "$pf_port" 20 "$cpid" || die "interactive part: nothing listens on $pf_port in pod ia"
-  echo "run-bench: interactive: pod ia running (container $cid, pid $cpid)" >&2
+  echo "run-bench: interactive ($mode agent): pod ia running (container $cid, pid $cpid)" >&2
+}
+
+# Every port-forward client against the set-up of ia_up; target names get
+# SUFFIX.
+ia_pf_clients() { # ia_pf_clients SUFFIX
+  local sfx=$1 kc=$adir/srv/admin.kubeconfig lport
+  lport=$(free_port)
+  ia_pf_client "gantry$sfx" "$lport" "$GANTRY_BIN" port-forward --kubeconfig "$kc" -n bench-ia ia "$lport:$pf_port"
+  if [ -n "$k133" ]; then
+    lport=$(free_port)
+    ia_pf_client "kubectl133$sfx" "$lport" "$k133" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
+  fi
+  if [ -n "$k120" ]; then
+    lport=$(free_port)
+    ia_pf_client "kubectl120$sfx" "$lport" "$k120" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
+  fi
+}
+
+# Stops a set-up of ia_up (first checking that its processes lived through
+# the measurements and reporting their warnings).
+ia_down() { # ia_down MODE
+  local mode=$1 f
+  [ "$mode" = embedded ] || kill -0 "$agent_pid" 2>/dev/null ||
+    { tail -30 "$adir/agent.log" >&2; die "gantry agent died (interactive)"; }
+  kill -0 "$asrv_pid" 2>/dev/null || { tail -30 "$adir/server.log" >&2; die "gantry server died (interactive, $mode agent)"; }
+  for f in server agent; do
+    [ -f "$adir/$f.log" ] || continue
+    if grep -qE ' (warn|error) ' "$adir/$f.log"; then
+      echo "run-bench: interactive: the $f ($mode agent) logged warnings/errors:" >&2
+      grep -E ' (warn|error) ' "$adir/$f.log" | sort | uniq -c | sort -rn | head -10 >&2
+      meta "ia_log_warnings $f($mode) $(grep -cE ' (warn|error) ' "$adir/$f.log")"
+    fi
+  done
+  [ "$agent_pid" != "$asrv_pid" ] || asrv_pid=
+  agent_down
+}
+
+# Port-forward throughput and exec latency against one pod (docs/benchmarks.md:
+# "Port-forward and exec"), on its own server, agent and bridge like the
+# agent part: port-forward through `gantry server`'s embedded agent (the
+# default) and through a separate `gantry agent`; exec through the latter.
+interactive_bench() {
+  local tool
+  [ "$(id -u)" = 0 ] || { ia_skip "needs root (network namespaces, runc, nsenter)"; return 0; }
+  for tool in runc ip iptables nsenter ss; do
+    command -v "$tool" >/dev/null || { ia_skip "$tool not found (scripts/deps.sh)"; return 0; }
+  done
+  [ -x /usr/lib/cni/bridge ] || { ia_skip "no CNI plugins in /usr/lib/cni (scripts/deps.sh)"; return 0; }
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ia_skip "bridge $BRIDGE exists (another make bench running? else: ip link del $BRIDGE)"
+    return 0
+  fi
+  local kc k133 k120 v133 v120 pf_port=7777 root cid cpid
+  k133=${KUBECTL_133:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
+  [ -x "$k133" ] || k133=$(command -v kubectl || true)
+  k120=${KUBECTL_120:-$(timeout 120 scripts/kubectl120.sh 2>/dev/null || true)}
+  [ -n "$k120" ] && [ -x "$k120" ] || k120=
+  v133=; v120=
+  [ -z "$k133" ] || v133=$("$k133" version --client 2>/dev/null | awk '/^Client Version:/ {print $3}' || true)
+  [ -z "$k120" ] || v120=$("$k120" version --client -o json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' 2>/dev/null || true)
+  [ -n "$v133" ] || k133=
+  [ -n "$v120" ] || k120=
+  meta "ia_config bytes=$PF_BYTES pf_reps=$PF_REPS pf_timeout=$PF_TIMEOUT exec_reps=$EXEC_REPS echo_reps=$ECHO_REPS node=$NODE bridge=$BRIDGE"
+  meta "ia_versions runc=$(runc --version | awk 'NR==1 {print $3}') kubectl133=${v133:--} kubectl120=${v120:--} python=$(python3 -c 'import platform; print(platform.python_version())') nsenter=$(nsenter --version | awk '{print $NF}')"
 
   # --- port-forward throughput: the same server on the host's loopback first ---
-  local hport lport pid
+  local hport pid
+  adir=$tmp/interactive
+  mkdir -p "$adir"
   hport=$(free_port)
   python3 bench/interactive.py serve "$hport" >"$adir/host-serve.log" 2>&1 &
   pid=$!
@@ -698,18 +762,19 @@ print(c[0]["id"], c[0]["pid"]) if len(c) == 1 else print("", "")') || true
     echo "run-bench: interactive: port-forward measurement (loopback) exited $?" >&2
   stop_pid "$pid"
   ia_pids=()
-  lport=$(free_port)
-  ia_pf_client gantry "$lport" "$GANTRY_BIN" port-forward --kubeconfig "$kc" -n bench-ia ia "$lport:$pf_port"
-  if [ -n "$k133" ]; then
-    lport=$(free_port)
-    ia_pf_client kubectl133 "$lport" "$k133" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
-  fi
-  if [ -n "$k120" ]; then
-    lport=$(free_port)
-    ia_pf_client kubectl120 "$lport" "$k120" --kubeconfig "$kc" -n bench-ia port-forward pod/ia "$lport:$pf_port"
-  fi
 
-  # --- exec: a fresh client per command, then one byte through an open session ---
+  # --- through the default `gantry server` and its embedded agent ---
+  adir=$tmp/interactive-embedded
+  ia_up embedded
+  ia_pf_clients -embedded
+  ia_down embedded
+
+  # --- through a separate agent: port-forward, then exec ---
+  adir=$tmp/interactive
+  ia_up separate
+  ia_pf_clients ""
+  kc=$adir/srv/admin.kubeconfig
+  # a fresh client per command, then one byte through an open session
   local ex=(gantry "$GANTRY_BIN" exec --kubeconfig "$kc" -n bench-ia ia -- true)
   [ -z "$k133" ] || ex+=(--- kubectl133 "$k133" --kubeconfig "$kc" -n bench-ia exec ia -- true)
   [ -z "$k120" ] || ex+=(--- kubectl120 "$k120" --kubeconfig "$kc" -n bench-ia exec ia -- true)
@@ -723,18 +788,7 @@ print(c[0]["id"], c[0]["pid"]) if len(c) == 1 else print("", "")') || true
   echo "run-bench: interactive: one byte through an open exec session, $ECHO_REPS times" >&2
   python3 bench/interactive.py echo --reps "$ECHO_REPS" "${ex[@]}" >>"$results" ||
     echo "run-bench: interactive: echo measurement exited $?" >&2
-
-  kill -0 "$agent_pid" 2>/dev/null || { tail -30 "$adir/agent.log" >&2; die "gantry agent died (interactive)"; }
-  kill -0 "$asrv_pid" 2>/dev/null || { tail -30 "$adir/server.log" >&2; die "gantry server died (interactive)"; }
-  local f
-  for f in server agent; do
-    if grep -qE ' (warn|error) ' "$adir/$f.log"; then
-      echo "run-bench: interactive: the $f logged warnings/errors:" >&2
-      grep -E ' (warn|error) ' "$adir/$f.log" | sort | uniq -c | sort -rn | head -10 >&2
-      meta "ia_log_warnings $f $(grep -cE ' (warn|error) ' "$adir/$f.log")"
-    fi
-  done
-  agent_down
+  ia_down separate
 }
 
 # --- scheduler: simulated nodes ---------------------------------------------------

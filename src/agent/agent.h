@@ -40,6 +40,16 @@ int gt_agent_start(const struct gt_agent_config *cfg, struct gt_agent **out, str
 /* Stops the agent's threads; running containers keep running. */
 void gt_agent_stop(struct gt_agent *a);
 
+/*
+ * Port-forward without the agent's HTTP stream, for an API server in the
+ * same process (gt_api_local_agent): connects to 127.0.0.1:port in the
+ * network namespace of pod ns/name.  0 and *fd (the caller closes it);
+ * -ENOENT when the pod does not run here; another negative errno with the
+ * message the agent's own stream would report when the connection failed.
+ */
+int gt_agent_pf_dial(struct gt_agent *a, const char *ns, const char *name, int port, int *fd,
+		     struct gt_err *err);
+
 /* Stops and removes everything an agent started under root_dir. */
 int gt_agent_reset(const char *root_dir, const char *runtime, struct gt_err *err);
 

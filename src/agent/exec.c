@@ -349,6 +349,61 @@ static void *dial_main(void *arg)
 	return NULL;
 }
 
+/* Connects to 127.0.0.1:port in netns ("" = the host's): 0 and *fd, or
+ * a negative errno and the message clients get (the kubelet's words). */
+static int pf_connect(const char *netns, int port, int *fd, struct gt_err *err)
+{
+	struct dial d = { .netns = netns, .port = port, .fd = -1 };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, dial_main, &d) == 0)
+		pthread_join(t, NULL);
+	*fd = d.fd;
+	if (d.fd >= 0)
+		return 0;
+	d.err = d.err ? d.err : ECONNREFUSED;
+	return gt_err_set(err, -d.err, "failed to connect to localhost:%d inside namespace: %s", port,
+			  strerror(d.err));
+}
+
+/* The network namespace of running pod ns/name ("" for hostNetwork):
+ * 0, or -ENOENT with the message. */
+static int pf_netns(struct gt_agent *a, const char *ns, const char *name, char *netns, size_t n,
+		    struct gt_err *err)
+{
+	struct pod *p;
+	int r = -ENOENT;
+
+	netns[0] = '\0';
+	pthread_mutex_lock(&a->lock);
+	for (p = a->pods; p; p = p->next) {
+		if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)
+			continue;
+		if (!json_is_true(gt_json_path(p->obj, "spec.hostNetwork")))
+			snprintf(netns, n, "%s/netns", p->dir);
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (r < 0)
+		gt_err_set(err, r, "pod %s/%s is not running on this node", ns, name);
+	return r;
+}
+
+int gt_agent_pf_dial(struct gt_agent *a, const char *ns, const char *name, int port, int *fd,
+		     struct gt_err *err)
+{
+	char netns[4096];
+	int r;
+
+	*fd = -1;
+	if ((r = pf_netns(a, ns, name, netns, sizeof(netns), err)) < 0)
+		return r;
+	r = pf_connect(netns, port, fd, err);
+	/* a refused connection is not a missing pod */
+	return r == -ENOENT ? -EIO : r;
+}
+
 static void *pf_pump(void *arg)
 {
 	struct pump *p = arg;
@@ -361,37 +416,30 @@ static void *pf_pump(void *arg)
 
 static void run_portforward(struct sess *s)
 {
-	struct dial d = { .netns = s->netns, .port = s->port, .fd = -1 };
 	struct gt_buf payload = GT_BUF_INIT;
 	struct pump p = { .s = s };
-	pthread_t t;
-	int ch, r;
+	struct gt_err err;
+	int ch, r, fd;
 
-	if (pthread_create(&t, NULL, dial_main, &d) == 0)
-		pthread_join(t, NULL);
-	if (d.fd < 0) {
-		char msg[300];
-
-		snprintf(msg, sizeof(msg),
-			 "failed to connect to localhost:%d inside namespace: %s", s->port,
-			 strerror(d.err ? d.err : ECONNREFUSED));
-		send_status(s, json_pack("{s:s}", "error", msg));
+	gt_err_clear(&err);
+	if (pf_connect(s->netns, s->port, &fd, &err) < 0) {
+		send_status(s, json_pack("{s:s}", "error", err.msg));
 		return;
 	}
-	p.fd = d.fd;
+	p.fd = fd;
 	p.ch = GT_CH_STDOUT;
 	pthread_create(&p.thr, NULL, pf_pump, &p);
 	gt_buf_init(&payload);
 	while ((r = gt_chan_read(up_read, s->u, &ch, &payload)) == 1) {
 		if (ch == GT_CH_STDIN) {
-			write_all(d.fd, payload.data, payload.len);
+			write_all(fd, payload.data, payload.len);
 		} else if (ch == GT_CH_CLOSE_STDIN) {
-			shutdown(d.fd, SHUT_WR);
+			shutdown(fd, SHUT_WR);
 		}
 	}
-	shutdown(d.fd, SHUT_RDWR);
+	shutdown(fd, SHUT_RDWR);
 	pthread_join(p.thr, NULL);
-	close(d.fd);
+	close(fd);
 	gt_buf_release(&payload);
 }
 
@@ -598,16 +646,17 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 		snprintf(s->pidfile, sizeof(s->pidfile), "%s/exec-%lu.pid", a->root,
 			 atomic_fetch_add(&seq, 1));
 	}
+	if (pf) {
+		struct gt_err err;
+
+		gt_err_clear(&err);
+		found = pf_netns(a, ns, name, s->netns, sizeof(s->netns), &err) == 0;
+	}
 	pthread_mutex_lock(&a->lock);
-	for (p = a->pods; p; p = p->next) {
+	for (p = a->pods; p && !pf; p = p->next) {
 		if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)
 			continue;
-		if (pf) {
-			found = true;
-			if (!json_is_true(gt_json_path(p->obj, "spec.hostNetwork")))
-				snprintf(s->netns, sizeof(s->netns), "%s/netns", p->dir);
-		}
-		for (size_t i = 0; !pf && i < p->nctrs; i++)
+		for (size_t i = 0; i < p->nctrs; i++)
 			if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].running) {
 				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, s->id, sizeof(s->id));
 				snprintf(s->dir, sizeof(s->dir), "%s/containers/%s/%d", p->dir, cname,

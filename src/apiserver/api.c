@@ -53,6 +53,7 @@ int gt_api_new(const struct gt_api_config *cfg, struct gt_api **out, struct gt_e
 	api->not_ready_tol_s = cfg->not_ready_toleration_s > 0 ? cfg->not_ready_toleration_s : 300;
 	api->unreachable_tol_s = cfg->unreachable_toleration_s > 0 ? cfg->unreachable_toleration_s : 300;
 	pthread_mutex_init(&api->alloc_lock, NULL);
+	pthread_rwlock_init(&api->local_lock, NULL);
 	gt_store_list(api->store, "apiextensions.k8s.io/customresourcedefinitions/", NULL,
 		      register_crd, NULL, NULL);
 	ensure_namespace(api, "default");
@@ -76,7 +77,17 @@ void gt_api_free(struct gt_api *api)
 	free(api->token);
 	free(api->server_url);
 	pthread_mutex_destroy(&api->alloc_lock);
+	pthread_rwlock_destroy(&api->local_lock);
 	free(api);
+}
+
+void gt_api_set_local_agent(struct gt_api *api, const struct gt_api_local_agent *la)
+{
+	pthread_rwlock_wrlock(&api->local_lock);
+	api->has_local = la != NULL;
+	if (la)
+		api->local = *la;
+	pthread_rwlock_unlock(&api->local_lock);
 }
 
 void gt_api_handle(struct gt_http_req *req, void *ctx)

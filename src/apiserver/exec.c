@@ -35,11 +35,56 @@ void gt_agent_end_release(struct gt_agent_end *a)
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
+	free(a->raw_error);
+	a->raw_error = NULL;
 	gt_buf_release(&a->pending);
 	pthread_mutex_destroy(&a->wlock);
 }
 
-ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n)
+/* A port-forward to a pod of the in-process agent: 1 and a's raw end (a
+ * refused connection kept as raw_error), 0 when it is not one, <0 when the
+ * pod does not run there. */
+static int open_local(struct gt_api *api, const char *node, const char *path,
+		      struct gt_agent_end *a, struct gt_err *err)
+{
+	char ns[254], pod[254];
+	int64_t port;
+	const char *q = strstr(path, "?port=");
+	int r = 0;
+
+	if (sscanf(path, "/portforward/%253[^/]/%253[^/?]", ns, pod) != 2 || !q ||
+	    gt_parse_i64(q + 6, &port) < 0 || port < 1 || port > 65535)
+		return 0;
+	pthread_rwlock_rdlock(&api->local_lock);
+	if (api->has_local && !strcmp(api->local.node, node)) {
+		struct gt_err e;
+
+		gt_err_clear(&e);
+		r = api->local.pf_dial(api->local.ctx, ns, pod, (int)port, &a->fd, &e);
+		if (r == -ENOENT) {
+			gt_err_set(err, r, "%s", e.msg);
+		} else {
+			if (r < 0)
+				a->raw_error = xstrdup(e.msg);
+			a->raw = true;
+			r = 1;
+		}
+	}
+	pthread_rwlock_unlock(&api->local_lock);
+	return r;
+}
+
+int gt_agent_end_open(struct gt_api *api, const char *node, const char *path,
+		      struct gt_agent_end *a, struct gt_err *err)
+{
+	int r = open_local(api, node, path, a, err);
+
+	if (r != 0)
+		return r < 0 ? r : 0;
+	return gt_agent_dial(api, node, path, &a->fd, &a->pending, err);
+}
+
+static ssize_t agent_read(void *ctx, void *buf, size_t n)
 {
 	struct gt_agent_end *a = ctx;
 
@@ -61,6 +106,51 @@ ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n)
 	}
 }
 
+/* The pod's socket as the agent's frames: its bytes as GT_CH_STDOUT, its
+ * end as GT_CH_CLOSE_STDIN, a refused connection as GT_CH_STATUS. */
+static int raw_recv(struct gt_agent_end *a, int *ch, struct gt_buf *payload)
+{
+	ssize_t n;
+
+	gt_buf_reset(payload);
+	if (a->raw_error) {
+		json_t *st = json_pack("{s:s}", "error", a->raw_error);
+		size_t len;
+		char *j = gt_json_dump(st, &len);
+
+		gt_buf_add(payload, j, len);
+		free(j);
+		json_decref(st);
+		free(a->raw_error);
+		a->raw_error = NULL;
+		a->raw_eof = true;
+		*ch = GT_CH_STATUS;
+		return 1;
+	}
+	if (a->raw_eof || a->fd < 0)
+		return 0;
+	gt_buf_reserve(payload, GT_CHAN_BULK);
+	do
+		n = read(a->fd, payload->data, GT_CHAN_BULK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		a->raw_eof = true;
+		*ch = GT_CH_CLOSE_STDIN;  /* the pod closed its side */
+		return 1;
+	}
+	payload->len = (size_t)n;
+	payload->data[n] = '\0';
+	*ch = GT_CH_STDOUT;
+	return 1;
+}
+
+int gt_agent_end_recv(struct gt_agent_end *a, int *ch, struct gt_buf *payload)
+{
+	return a->raw ? raw_recv(a, ch, payload) : gt_chan_read(agent_read, a, ch, payload);
+}
+
 static int agent_write(void *ctx, const struct iovec *iov, int iovcnt)
 {
 	struct gt_agent_end *a = ctx;
@@ -70,10 +160,18 @@ static int agent_write(void *ctx, const struct iovec *iov, int iovcnt)
 
 int gt_agent_end_send(struct gt_agent_end *a, int ch, const void *data, size_t len)
 {
-	int r;
+	int r = 0;
 
 	pthread_mutex_lock(&a->wlock);
-	r = gt_chan_write(agent_write, a, ch, data, len);
+	if (!a->raw) {
+		r = gt_chan_write(agent_write, a, ch, data, len);
+	} else if (a->fd >= 0 && ch == GT_CH_STDIN && len) {
+		struct iovec iov = { (void *)data, len };
+
+		r = gt_writev_all(a->fd, &iov, 1) < 0 ? -EPIPE : 0;
+	} else if (a->fd >= 0 && ch == GT_CH_CLOSE_STDIN) {
+		shutdown(a->fd, SHUT_WR);
+	}
 	pthread_mutex_unlock(&a->wlock);
 	return r;
 }
@@ -110,7 +208,7 @@ static void *ws_exec_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (!done && gt_chan_read(gt_agent_end_read, &x->ag, &ch, &b) == 1) {
+	while (!done && gt_agent_end_recv(&x->ag, &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT || ch == GT_CH_STDERR) {
 			if (b.len)
 				gt_chan_send(x->ws, x->proto, ch == GT_CH_STDOUT ? GT_CHAN_STDOUT : GT_CHAN_STDERR,
@@ -215,7 +313,7 @@ static void *ws_pf_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (gt_chan_read(gt_agent_end_read, &x->ag[pa->i], &ch, &b) == 1) {
+	while (gt_agent_end_recv(&x->ag[pa->i], &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT && b.len)
 			gt_chan_send(x->ws, x->proto, GT_CHAN_PF_DATA(pa->i), b.data, b.len);
 		else if (ch == GT_CH_STATUS) {
@@ -427,7 +525,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 
 				snprintf(p, sizeof(p), "%s?port=%u", path.data, x->ports[i]);
 				gt_agent_end_init(&x->ag[i]);
-				if (gt_agent_dial(api, node, p, &x->ag[i].fd, &x->ag[i].pending, &err) < 0) {
+				if (gt_agent_end_open(api, node, p, &x->ag[i], &err) < 0) {
 					gt_agent_end_release(&x->ag[i]);
 					x->n = i;
 					ws_pf_free(x);
@@ -448,7 +546,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 				x->argv[i] = xstrdup(argv[i]);
 			x->argc = argc;
 			gt_agent_end_init(&x->ag);
-			if (gt_agent_dial(api, node, path.data, &x->ag.fd, &x->ag.pending, &err) < 0) {
+			if (gt_agent_end_open(api, node, path.data, &x->ag, &err) < 0) {
 				ws_exec_free(x);
 				gt_reply_error(req, &err, NULL);
 				goto out;

@@ -59,7 +59,7 @@ static void *sx_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (gt_chan_read(gt_agent_end_read, &x->ag, &ch, &b) == 1) {
+	while (gt_agent_end_recv(&x->ag, &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT && out && b.len)
 			gt_spdy_write(x->spdy, out, b.data, b.len, false, NULL);
 		else if (ch == GT_CH_STDERR && b.len && (err || out))
@@ -190,7 +190,7 @@ void gt_spdy_serve_exec(struct gt_api *api, struct gt_http_req *req, const char 
 	for (size_t i = 0; i < argc; i++)
 		x->argv[i] = xstrdup(argv[i]);
 	x->argc = argc;
-	if (gt_agent_dial(api, node, agent_path, &x->ag.fd, &x->ag.pending, &err) < 0) {
+	if (gt_agent_end_open(api, node, agent_path, &x->ag, &err) < 0) {
 		sx_free(x);
 		gt_reply_error(req, &err, NULL);
 		return;
@@ -227,7 +227,7 @@ static void *pconn_out(void *arg)
 	int ch;
 
 	gt_buf_init(&b);
-	while (gt_chan_read(gt_agent_end_read, &c->ag, &ch, &b) == 1) {
+	while (gt_agent_end_recv(&c->ag, &ch, &b) == 1) {
 		if (ch == GT_CH_STDOUT && b.len) {
 			if (gt_spdy_write(c->owner->spdy, c->pair.data_stream, b.data, b.len, false, NULL) < 0)
 				break;
@@ -272,7 +272,7 @@ static void new_conn(struct sp *s, const struct gt_spdy_pf_pair *pair)
 	s->conns[s->n++] = c;
 	gt_err_clear(&err);
 	snprintf(path, sizeof(path), "%s?port=%u", s->path, pair->port);
-	if (gt_agent_dial(s->api, s->node, path, &c->ag.fd, &c->ag.pending, &err) < 0) {
+	if (gt_agent_end_open(s->api, s->node, path, &c->ag, &err) < 0) {
 		gt_spdy_write(s->spdy, pair->error_stream, err.msg, strlen(err.msg), true, NULL);
 		gt_spdy_fin(s->spdy, pair->data_stream, NULL);
 		return;

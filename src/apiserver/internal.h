@@ -21,6 +21,9 @@ struct gt_api {
 	pthread_mutex_t alloc_lock;   /* Service IP and port allocation (svcalloc.c) */
 	int64_t not_ready_tol_s;      /* DefaultTolerationSeconds admission */
 	int64_t unreachable_tol_s;
+	pthread_rwlock_t local_lock;  /* the in-process agent (gt_api_set_local_agent) */
+	struct gt_api_local_agent local;
+	bool has_local;
 };
 
 /* ---- Service allocations (svcalloc.c; caller holds api->alloc_lock) ---- */

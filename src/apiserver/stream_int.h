@@ -11,8 +11,16 @@
 
 #include "apiserver/internal.h"
 
+/*
+ * The agent's end: a stream to the agent framed as http/chanframe.h, or,
+ * for a port-forward to a pod of the in-process agent, the pod's socket
+ * itself ("raw"), which recv and send present as the same frames.
+ */
 struct gt_agent_end {
 	int fd;
+	bool raw;
+	bool raw_eof;
+	char *raw_error;        /* raw: the failed connection's message, sent first */
 	struct gt_buf pending;  /* bytes that came behind the agent's 101 */
 	size_t off;
 	pthread_mutex_t wlock;
@@ -20,7 +28,17 @@ struct gt_agent_end {
 
 void gt_agent_end_init(struct gt_agent_end *a);
 void gt_agent_end_release(struct gt_agent_end *a);   /* closes fd */
-ssize_t gt_agent_end_read(void *ctx, void *buf, size_t n);
+/*
+ * Opens a's stream to `node`'s agent (GET path).  A port-forward (path
+ * /portforward/NS/POD?port=P) to a pod of the in-process agent connects to
+ * the pod instead; a refused connection there is reported as the agent
+ * reports it, in a GT_CH_STATUS frame.  Errors: the pod or agent is not
+ * there (before anything was sent to the client).
+ */
+int gt_agent_end_open(struct gt_api *api, const char *node, const char *path,
+		      struct gt_agent_end *a, struct gt_err *err);
+/* The next frame from the agent, as gt_chan_read: 1, 0 at the end, <0. */
+int gt_agent_end_recv(struct gt_agent_end *a, int *ch, struct gt_buf *payload);
 /* Sends one channel frame to the agent (thread-safe). */
 int gt_agent_end_send(struct gt_agent_end *a, int ch, const void *data, size_t len);
 

@@ -302,6 +302,13 @@ static int write_kubeconfig(const char *path, const char *url, const char *ca_pe
 	return 0;
 }
 
+/* The embedded agent's port-forward for the API server (gt_api_local_agent). */
+static int local_pf_dial(void *ctx, const char *ns, const char *pod, int port, int *fd,
+			 struct gt_err *err)
+{
+	return gt_agent_pf_dial(ctx, ns, pod, port, fd, err);
+}
+
 int gt_cmd_server(int argc, char **argv)
 {
 	struct server_opts o = {
@@ -424,6 +431,12 @@ int gt_cmd_server(int argc, char **argv)
 			gt_err_prefix(&err, err.code, "starting the embedded node agent (use --no-agent to run without one)");
 			goto fail;
 		}
+		{
+			struct gt_api_local_agent la = { .ctx = agent, .pf_dial = local_pf_dial };
+
+			snprintf(la.node, sizeof(la.node), "%s", node);
+			gt_api_set_local_agent(api, &la);
+		}
 	}
 
 	do {
@@ -436,6 +449,8 @@ int gt_cmd_server(int argc, char **argv)
 fail:
 	fprintf(stderr, "gantry server: %s\n", err.msg);
 out:
+	if (api)
+		gt_api_set_local_agent(api, NULL);
 	gt_agent_stop(agent);
 	gt_client_free(client);
 	gt_controllers_stop(ctl);

@@ -385,3 +385,50 @@ def test_small_frame_flood(srv, ns):
     ws.close()
     assert _wait(lambda: not _procs_with(None, ["sleep", "4343"]), 20), "sleep 4343 leaked"
     assert _wait(lambda: _fds(pid) <= base, 20), (base, _fds(pid))
+
+
+def _agent_links(srv):
+    """Established TCP connections from the API server to its agent's endpoint."""
+    ep = srv.get("/api/v1/nodes/" + srv.node)["metadata"]["annotations"]["gantry.dev/agent-endpoint"]
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", ep],
+                         capture_output=True, text=True, check=True).stdout
+    return [ln for ln in out.splitlines() if "pid=%d," % srv.proc.pid in ln]
+
+
+def test_embedded_agent_port_forward_connects_to_the_pod_itself(srv, ns):
+    """With the embedded agent, a port-forward's bytes skip the agent's stream:
+    while one is open the API server holds no connection to its agent (an
+    exec session, which the agent runs, does hold one)."""
+    from kubernetes import client
+    from kubernetes.stream import portforward, stream
+    v1 = client.CoreV1Api(srv.api_client())
+    sess = stream(v1.connect_get_namespaced_pod_exec, "box", ns, command=["cat"],
+                  stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+    try:
+        sess.write_stdin("ping\n")
+        out = ""
+        deadline = time.time() + 20
+        while "ping" not in out and time.time() < deadline:
+            sess.update(timeout=1)
+            out += sess.read_stdout() if sess.peek_stdout() else ""
+        assert "ping" in out, out
+        assert _agent_links(srv), "an exec session holds no connection to the agent"
+    finally:
+        sess.close()
+    assert _wait(lambda: not _agent_links(srv), 10), _agent_links(srv)
+    pf = portforward(v1.connect_get_namespaced_pod_portforward, "box", ns, ports="8123")
+    s = pf.socket(8123)
+    s.settimeout(20)
+    try:
+        s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+        data = s.recv(65536)
+        assert data.startswith(b"HTTP/1.0 200"), data[:100]
+        assert _agent_links(srv) == []  # mid-transfer
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    assert len(data) > 10485760, len(data)

@@ -3,7 +3,12 @@ processes with their own node name, root dir, bridge and subnet join a
 server started with --no-agent; pods bound to each run there, get an
 address from that agent's subnet, and their logs come back through the API
 server.  Teardown stops the agents and `gantry node reset`s both roots."""
+import hashlib
 import os
+import socket
+import subprocess
+import threading
+import urllib.request
 
 import pytest
 
@@ -159,3 +164,72 @@ def test_deployment_across_agents_with_a_service(cluster):
                 all(any(c["type"] == "Ready" and c["status"] == "True"
                         for c in p["status"].get("conditions", [])) for p in ps))
     assert poll(replaced, 60), [(p["metadata"]["name"], p["status"].get("phase")) for p in pods()]
+
+
+def _agent_links(srv, node):
+    """Established TCP connections from the API server to NODE's agent."""
+    ep = srv.get("/api/v1/nodes/" + node)["metadata"]["annotations"]["gantry.dev/agent-endpoint"]
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", ep],
+                         capture_output=True, text=True, check=True).stdout
+    return [ln for ln in out.splitlines() if "pid=%d," % srv.proc.pid in ln]
+
+
+@pytest.mark.parametrize("K", VERSIONS)
+def test_exec_and_port_forward_through_a_separate_agent(cluster, K):
+    """A separate agent serves exec and port-forward through its own stream:
+    the API server holds a connection to the agent while a forward is open,
+    and two parallel 10 MB downloads arrive whole."""
+    srv = cluster
+    ns = srv.make_ns(_ns_name("multi-pf" + K.replace(".", "")))
+    serve = ("mkdir -p /tmp/www && cd /tmp/www && head -c 10485760 /dev/urandom > big.bin"
+             " && touch /tmp/ready && exec python3 -m http.server 8123 --bind 127.0.0.1")
+    srv.create("/api/v1/namespaces/%s/pods" % ns, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+        "spec": {"nodeName": "multi-b", "containers": [{
+            "name": "c", "image": "host", "command": ["sh", "-c", serve]}]}})
+    path = "/api/v1/namespaces/%s/pods/web" % ns
+    assert poll(lambda: srv.get(path)["status"].get("phase") == "Running", 30), srv.get(path)
+    p = srv.kubectl(K, "exec", "web", "-n", ns, "--", "sh", "-c", "echo out; exit 3", check=False)
+    assert p.returncode == 3 and p.stdout == "out\n", p
+    listening = ("test -e /tmp/ready && python3 -c "
+                 "'import socket; socket.create_connection((\"127.0.0.1\", 8123))'")
+    assert poll(lambda: srv.kubectl(K, "exec", "web", "-n", ns, "--", "sh", "-c", listening,
+                                    check=False).returncode == 0, 20)
+    want = srv.kubectl(K, "exec", "web", "-n", ns, "--", "sha256sum",
+                       "/tmp/www/big.bin").stdout.split()[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "web", "%d:8123" % port)
+    try:
+        assert poll(lambda: _connects(port), 20), "kubectl port-forward does not listen"
+        got, links = [None, None], []
+
+        def fetch(i):
+            with urllib.request.urlopen("http://127.0.0.1:%d/big.bin" % port, timeout=60) as r:
+                head = r.read(1 << 16)
+                if i == 0:  # mid-transfer: the API server relays the agent's stream
+                    links.extend(_agent_links(srv, "multi-b"))
+                data = head + r.read()
+            got[i] = (len(data), hashlib.sha256(data).hexdigest())
+        ts = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert got == [(10485760, want)] * 2, (got, want)
+        assert links, "no connection from the API server to the agent during the transfer"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
