@@ -50,6 +50,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "http/chanframe.h"
+#include "http/tlsio.h"
 
 #define DEFAULT_MAX_BODY ((size_t)3 << 20)
 #ifndef GT_HTTP_IDLE_TIMEOUT_S    /* idle keep-alive connections; tests lower it */
@@ -107,6 +108,7 @@ struct gt_http_upgraded {
 	char *extra;                 /* bytes read past the request headers */
 	size_t extra_len, extra_off;
 	gnutls_session_t tls;        /* direct TLS session (see run_direct), or NULL */
+	struct gt_tlsio io;          /* its transport while run_direct runs */
 	int status;                  /* the 101 (or other) status to answer with */
 	pthread_mutex_t wlock;       /* one gnutls writer at a time */
 	struct gt_http_upgraded *prev, *next;
@@ -393,6 +395,7 @@ static void run_direct(struct gt_http_req *r)
 	fl = fcntl(u->fd, F_GETFL);
 	if (fl >= 0 && (fl & O_NONBLOCK))
 		fcntl(u->fd, F_SETFL, fl & ~O_NONBLOCK);
+	gt_tlsio_attach(&u->io, u->tls, u->fd);
 	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	gt_buf_init(&head);
 	gt_buf_addf(&head, "HTTP/1.1 %d %s\r\n", u->status,
@@ -412,6 +415,7 @@ static void run_direct(struct gt_http_req *r)
 		u->free_ctx(u->ctx);
 	u->free_ctx = NULL;
 	/* MHD closes the connection (it expects its socket non-blocking) */
+	gt_tlsio_detach(&u->io);
 	if (fl >= 0)
 		fcntl(u->fd, F_SETFL, fl);
 	session_unregister(s, u);
@@ -952,17 +956,8 @@ ssize_t gt_http_upgraded_read(struct gt_http_upgraded *u, void *buf, size_t len)
 		u->extra_off += (size_t)n;
 		return n;
 	}
-	if (u->tls) {
-		for (;;) {
-			n = gnutls_record_recv(u->tls, buf, len);
-			if (n >= 0)
-				return n;
-			if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
-				continue;
-			/* no close_notify (a killed client) is an end too */
-			return n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : -ECONNRESET;
-		}
-	}
+	if (u->tls)
+		return gt_tlsio_read(&u->io, buf, len);
 	do
 		n = recv(u->fd, buf, len, 0);
 	while (n < 0 && errno == EINTR);
@@ -974,29 +969,10 @@ int gt_http_upgraded_write(struct gt_http_upgraded *u, const void *buf, size_t l
 	const char *p = buf;
 
 	if (u->tls) {
-		/* a bulk write leaves as full segments, not one per 16 KiB
-		 * record (the socket has TCP_NODELAY for keystrokes) */
-		int rc = 0, cork = len > 2 * 16384;
+		int rc;
 
 		pthread_mutex_lock(&u->wlock);
-		if (cork)
-			setsockopt(u->fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
-		while (len) {
-			ssize_t n = gnutls_record_send(u->tls, p, len);
-
-			if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
-				continue;
-			if (n < 0) {
-				rc = -EPIPE;
-				break;
-			}
-			p += n;
-			len -= (size_t)n;
-		}
-		if (cork) {
-			cork = 0;
-			setsockopt(u->fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
-		}
+		rc = gt_tlsio_write(&u->io, buf, len);
 		pthread_mutex_unlock(&u->wlock);
 		return rc;
 	}
@@ -1032,7 +1008,7 @@ int gt_http_upgraded_fd(const struct gt_http_upgraded *u)
 
 bool gt_http_upgraded_buffered(const struct gt_http_upgraded *u)
 {
-	return u->extra_off < u->extra_len || (u->tls && gnutls_record_check_pending(u->tls) > 0);
+	return u->extra_off < u->extra_len || (u->tls && gt_tlsio_pending(&u->io));
 }
 
 void gt_http_upgraded_shutdown(struct gt_http_upgraded *u, int how)

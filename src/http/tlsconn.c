@@ -4,9 +4,8 @@
  * given trust anchors and gnutls_session_set_verify_cert (which matches
  * IP literals against iPAddress SANs and names against DNS SANs).  A small
  * read-ahead buffer holds what gt_tlsconn_read_head read past the head.
- * GnuTLS reads the socket through a 256 KiB buffer of ours (tls_pull): on
- * its own it reads each record's 5-byte header and then its body, two
- * syscalls per 16 KiB record of a bulk stream.
+ * GnuTLS reads and writes the socket through http/tlsio.h (a read-ahead
+ * and gathered bulk writes).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +24,7 @@
 #include <gnutls/gnutls.h>
 
 #include "http/tlsconn.h"
+#include "http/tlsio.h"
 
 struct gt_tlsconn {
 	int fd;
@@ -33,62 +33,8 @@ struct gt_tlsconn {
 	char authority[300];
 	struct gt_buf ahead;                   /* read past the head */
 	size_t ahead_pos;
-	unsigned char *rb;                     /* ciphertext read ahead (tls_pull) */
-	size_t rpos, rlen;
+	struct gt_tlsio io;                    /* the session's transport */
 };
-
-#define TLS_RB_SIZE (256 * 1024)
-
-static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
-{
-	struct gt_tlsconn *c = p;
-	ssize_t r;
-
-	if (c->rpos == c->rlen) {
-		do
-			r = recv(c->fd, c->rb, TLS_RB_SIZE, 0);
-		while (r < 0 && errno == EINTR);
-		if (r <= 0) {
-			if (r < 0)
-				gnutls_transport_set_errno(c->session, errno);
-			return r;
-		}
-		c->rpos = 0;
-		c->rlen = (size_t)r;
-	}
-	if (n > c->rlen - c->rpos)
-		n = c->rlen - c->rpos;
-	memcpy(buf, c->rb + c->rpos, n);
-	c->rpos += n;
-	return (ssize_t)n;
-}
-
-static int tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
-{
-	struct gt_tlsconn *c = p;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int r;
-
-	if (c->rpos < c->rlen)
-		return 1;
-	do
-		r = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t n)
-{
-	struct gt_tlsconn *c = p;
-	ssize_t r;
-
-	do
-		r = send(c->fd, buf, n, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		gnutls_transport_set_errno(c->session, errno);
-	return r;
-}
 
 int gt_url_split(const char *url, bool *tls, char *host, size_t hostsz, char *port,
 		 size_t portsz, struct gt_err *err)
@@ -230,11 +176,7 @@ static int tls_start(struct gt_tlsconn *c, const char *host, const struct gt_tls
 		gnutls_server_name_set(c->session, GNUTLS_NAME_DNS, host, strlen(host));
 	if (!o->insecure)
 		gnutls_session_set_verify_cert(c->session, host, 0);
-	c->rb = xmalloc(TLS_RB_SIZE);
-	gnutls_transport_set_ptr(c->session, c);
-	gnutls_transport_set_pull_function(c->session, tls_pull);
-	gnutls_transport_set_pull_timeout_function(c->session, tls_pull_timeout);
-	gnutls_transport_set_push_function(c->session, tls_push);
+	gt_tlsio_attach(&c->io, c->session, c->fd);
 	gnutls_handshake_set_timeout(c->session, (unsigned)timeout_ms);
 	do
 		r = gnutls_handshake(c->session);
@@ -307,14 +249,7 @@ static ssize_t raw_read(struct gt_tlsconn *c, void *buf, size_t n)
 		while (r < 0 && errno == EINTR);
 		return r < 0 ? -errno : r;
 	}
-	do
-		r = gnutls_record_recv(c->session, buf, n);
-	while (r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_AGAIN);
-	if (r >= 0)
-		return r;
-	if (r == GNUTLS_E_PREMATURE_TERMINATION)
-		return 0; /* the peer closed without close_notify: an end, as curl treats it */
-	return -ECONNRESET;
+	return gt_tlsio_read(&c->io, buf, n);
 }
 
 ssize_t gt_tlsconn_read(void *ctx, void *buf, size_t n)
@@ -339,20 +274,14 @@ int gt_tlsconn_write(void *ctx, const void *buf, size_t n)
 	const char *p = buf;
 	ssize_t r;
 
+	if (c->session)
+		return gt_tlsio_write(&c->io, buf, n);
 	while (n > 0) {
-		if (c->session) {
-			r = gnutls_record_send(c->session, p, n);
-			if (r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_AGAIN)
-				continue;
-			if (r < 0)
-				return -EPIPE;
-		} else {
-			r = send(c->fd, p, n, MSG_NOSIGNAL);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return -errno;
-		}
+		r = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
 		p += r;
 		n -= (size_t)r;
 	}
@@ -402,6 +331,7 @@ void gt_tlsconn_close(struct gt_tlsconn *c)
 		return;
 	if (c->session) {
 		gnutls_bye(c->session, GNUTLS_SHUT_WR);
+		gt_tlsio_detach(&c->io);
 		gnutls_deinit(c->session);
 	}
 	if (c->cred)
@@ -409,7 +339,6 @@ void gt_tlsconn_close(struct gt_tlsconn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	gt_buf_release(&c->ahead);
-	free(c->rb);
 	free(c);
 }
 

@@ -99,6 +99,59 @@ static void echo_fn(void *ctx, struct gt_http_upgraded *u)
 	atomic_fetch_add(&session_ended, 1);
 }
 
+/* The byte at offset i of a bulk stream. */
+static unsigned char bulk_byte(size_t i)
+{
+	return (unsigned char)(i % 251);
+}
+
+/* "up N\n": reads N bytes of the pattern, answers "ok N" (or "bad AT");
+ * "down N\n": writes N bytes of it in 300,000-byte writes (gathered
+ * records over TLS) and ends. */
+static void bulk_fn(void *ctx, struct gt_http_upgraded *u)
+{
+	char line[64] = "", dir[8];
+	size_t len = 0, n = 0, at;
+	unsigned char *buf = xmalloc(300000);
+	ssize_t k;
+
+	(void)ctx;
+	while (len + 1 < sizeof(line) && !strchr(line, '\n') &&
+	       (k = gt_http_upgraded_read(u, line + len, 1)) == 1)
+		line[++len] = '\0';
+	if (sscanf(line, "%7s %zu", dir, &n) != 2)
+		goto out;
+	if (!strcmp(dir, "down")) {
+		for (at = 0; at < n;) {
+			size_t c = n - at < 300000 ? n - at : 300000;
+
+			for (size_t i = 0; i < c; i++)
+				buf[i] = bulk_byte(at + i);
+			if (gt_http_upgraded_write(u, buf, c) < 0)
+				break;
+			at += c;
+		}
+	} else {
+		char reply[64];
+
+		snprintf(reply, sizeof(reply), "ok %zu", n);
+		for (at = 0; at < n;) {
+			k = gt_http_upgraded_read(u, buf, n - at < 300000 ? n - at : 300000);
+			if (k <= 0)
+				break;
+			for (ssize_t i = 0; i < k; i++)
+				if (buf[i] != bulk_byte(at + (size_t)i) && !strncmp(reply, "ok", 2))
+					snprintf(reply, sizeof(reply), "bad %zu", at + (size_t)i);
+			at += (size_t)k;
+		}
+		if (at < n)
+			snprintf(reply, sizeof(reply), "short %zu", at);
+		gt_http_upgraded_write(u, reply, strlen(reply));
+	}
+out:
+	free(buf);
+}
+
 static void upgrade_free(void *ctx)
 {
 	free(ctx);
@@ -166,6 +219,9 @@ static void handler(struct gt_http_req *r, void *ctx)
 	} else if (!strcmp(p, "/upgrade")) {
 		gt_http_add_header(r, "Upgrade", "echo");
 		gt_http_reply_upgrade(r, 101, echo_fn, xstrdup("ctx"), upgrade_free);
+	} else if (!strcmp(p, "/bulk")) {
+		gt_http_add_header(r, "Upgrade", "bulk");
+		gt_http_reply_upgrade(r, 101, bulk_fn, xstrdup("ctx"), upgrade_free);
 	} else if (!strcmp(p, "/twice")) {
 		int rc;
 
@@ -932,6 +988,91 @@ TEST(tlsconn_client)
 	CHECK_INT(gt_http_head_status("SSH-2.0"), -EPROTO);
 }
 
+/* A bulk dial to /bulk with tlsconn: the 101 head read. */
+static struct gt_tlsconn *bulk_dial(void)
+{
+	struct gt_tlsconn_opts o = { .ca_file = ca_path, .timeout_s = 5 };
+	const char req[] = "GET /bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+			   "Upgrade: bulk\r\n\r\n";
+	struct gt_tlsconn *c = NULL;
+	struct gt_buf head = GT_BUF_INIT;
+	struct gt_err err;
+
+	gt_err_clear(&err);
+	if (gt_tlsconn_dial(tls_base, &o, &c, &err) < 0)
+		return NULL;
+	gt_buf_init(&head);
+	if (gt_tlsconn_write(c, req, sizeof(req) - 1) < 0 ||
+	    gt_tlsconn_read_head(c, &head, 4096, &err) < 0 || gt_http_head_status(head.data) != 101) {
+		gt_tlsconn_close(c);
+		c = NULL;
+	}
+	gt_buf_release(&head);
+	return c;
+}
+
+/* Bulk bytes both ways over TLS (http/tlsio.c: the read-ahead, and the
+ * records of a large write gathered into one send) arrive whole and in
+ * order, with small writes between large ones. */
+TEST(tls_bulk_both_ways)
+{
+	const size_t n = 5000000;
+	unsigned char *buf = xmalloc(1 << 20);
+	struct gt_tlsconn *c = bulk_dial();
+	size_t at = 0, bad = SIZE_MAX;
+	char line[64];
+	ssize_t k;
+
+	CHECK(c != NULL);
+	if (!c) {
+		free(buf);
+		return;
+	}
+	/* client -> server: 1 MiB writes, a 1-byte and a 40,000-byte one among them */
+	snprintf(line, sizeof(line), "up %zu\n", n);
+	CHECK_INT(gt_tlsconn_write(c, line, strlen(line)), 0);
+	while (at < n) {
+		size_t w = at == 1 << 20 ? 1 : at == (1 << 20) + 1 ? 40000 : 1 << 20;
+
+		if (w > n - at)
+			w = n - at;
+		for (size_t i = 0; i < w; i++)
+			buf[i] = bulk_byte(at + i);
+		if (gt_tlsconn_write(c, buf, w) < 0)
+			break;
+		at += w;
+	}
+	CHECK_INT(at, n);
+	at = 0;
+	while (at < sizeof(line) - 1 && (k = gt_tlsconn_read(c, line + at, sizeof(line) - 1 - at)) > 0)
+		at += (size_t)k;
+	line[at] = '\0';
+	snprintf((char *)buf, 64, "ok %zu", n);
+	CHECK_STR(line, (char *)buf);
+	gt_tlsconn_close(c);
+
+	/* server -> client: 300,000-byte writes, read in odd sizes */
+	c = bulk_dial();
+	CHECK(c != NULL);
+	if (!c) {
+		free(buf);
+		return;
+	}
+	snprintf(line, sizeof(line), "down %zu\n", n);
+	CHECK_INT(gt_tlsconn_write(c, line, strlen(line)), 0);
+	at = 0;
+	while ((k = gt_tlsconn_read(c, buf, 77777)) > 0) {
+		for (ssize_t i = 0; i < k && bad == SIZE_MAX; i++)
+			if (buf[i] != bulk_byte(at + (size_t)i))
+				bad = at + (size_t)i;
+		at += (size_t)k;
+	}
+	CHECK_INT(at, n);
+	CHECK(bad == SIZE_MAX);
+	gt_tlsconn_close(c);
+	free(buf);
+}
+
 /* Stopping the TLS server with a session still open: it is woken, ends,
  * and the stop returns. */
 TEST(stop_tls_with_open_session)
@@ -1053,6 +1194,7 @@ int main(void)
 	RUN(upgrade_tls);
 	RUN(upgrade_tls_client_vanishes);
 	RUN(tlsconn_client);
+	RUN(tls_bulk_both_ways);
 	RUN(stop_tls_with_open_session);
 	gt_http_stop(tls);
 	gt_tls_material_release(&m);
