@@ -9,6 +9,12 @@ usage:
       A TCP server on 127.0.0.1:PORT: for each connection it reads one line
       holding a byte count N, sends N zero bytes from a 1 MiB buffer and
       closes.  A thread per connection.
+  interactive.py relay PORT UPSTREAM [copy|splice]
+      A plain TCP relay on 127.0.0.1:PORT to 127.0.0.1:UPSTREAM (no TLS, no
+      framing): the ceiling of a forwarding chain with as many hops.  The
+      bytes from upstream are moved 1 MiB at a time with recv_into and
+      sendall (copy) or through a pipe with os.splice (splice); a thread per
+      connection and direction.
   interactive.py pf --bytes N --reps R [--timeout S] [--proc NAME=PID ...] TARGET ...
       TARGET is NAME:PORT:SERVERPID:FWDPID (FWDPID 0: none).  R rounds; in
       each, every target in turn gets one transfer of N bytes: connect to
@@ -34,6 +40,7 @@ usage:
 The reader, the server and the commands share the machine with what they
 measure; run-bench.sh compares targets measured in the same run only.
 """
+import fcntl
 import os
 import select
 import signal
@@ -80,6 +87,53 @@ def serve(port):
         # a thread each: a stream whose reader went away without the close
         # reaching here must not hold up the next one
         threading.Thread(target=stream, args=(c, zeros), daemon=True).start()
+
+
+def pump(src, dst, use_splice):
+    try:
+        if use_splice:
+            r, w = os.pipe()
+            try:
+                fcntl.fcntl(w, 1031, CHUNK)  # F_SETPIPE_SZ
+            except OSError:
+                pass
+            while True:
+                n = os.splice(src.fileno(), w, CHUNK)
+                if n == 0:
+                    break
+                while n:
+                    n -= os.splice(r, dst.fileno(), n)
+        else:
+            buf = bytearray(CHUNK)
+            mv = memoryview(buf)
+            while True:
+                n = src.recv_into(buf)
+                if n == 0:
+                    break
+                dst.sendall(mv[:n])
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def relay(port, upstream, mode):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(16)
+    while True:
+        c, _ = ls.accept()
+        try:
+            u = socket.create_connection(("127.0.0.1", upstream))
+        except OSError:
+            c.close()
+            continue
+        threading.Thread(target=pump, args=(c, u, False), daemon=True).start()
+        threading.Thread(target=pump, args=(u, c, mode == "splice"), daemon=True).start()
 
 
 def ticks(pid):
@@ -344,6 +398,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "serve":
         serve(int(args[0]))
+    elif cmd == "relay":
+        relay(int(args[0]), int(args[1]), args[2] if len(args) > 2 else "copy")
     elif cmd == "pf":
         pf(args)
     elif cmd == "quiet":

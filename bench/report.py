@@ -613,6 +613,9 @@ def agent_report(results, meta, w, targets):
 
 PF_CLIENTS = [
     ("loopback", "direct loopback TCP (the same server on the host's 127.0.0.1)"),
+    ("relay3-copy", "ceiling: 2 plain relays, 3 TCP hops (read/write)"),
+    ("relay3-splice", "ceiling: 2 plain relays, 3 TCP hops (splice)"),
+    ("relay4-copy", "ceiling: 3 plain relays, 4 TCP hops (read/write)"),
     ("gantry-embedded", "`gantry port-forward`, embedded agent"),
     ("kubectl133-embedded", "`kubectl port-forward` {kubectl133}, embedded agent"),
     ("kubectl120-embedded", "`kubectl port-forward` {kubectl120}, embedded agent"),
@@ -743,6 +746,10 @@ def interactive_report(results, meta, w, targets):
             w(f"| {who} | 0 | n/a: {why} | | | | | | | |")
     w("")
     w("MB/s: bytes read / time from the start of the connect to the last byte (10^6 bytes). "
+      "The ceiling rows put plain relays (`interactive.py relay`: no TLS, no framing; "
+      "the forwarder column is the first relay) between the reader and the loopback "
+      "server: as many TCP hops as a byte crosses through the embedded agent (3) or a "
+      "separate one (4), with nothing else done to it. "
       "The reader and the stream server are the same Python programs for every row, on the "
       "same 2 cores as everything else. CPU busy: each process's CPU time (all threads) over "
       "the transfer's wall time, 100 = one core (the embedded agent's is the API server's); the stream server is the pod's process for "

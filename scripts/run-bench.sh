@@ -760,6 +760,25 @@ interactive_bench() {
   python3 bench/interactive.py pf --bytes "$PF_BYTES" --reps "$PF_REPS" --timeout "$PF_TIMEOUT" \
     "loopback:$hport:$pid:0" >>"$results" ||
     echo "run-bench: interactive: port-forward measurement (loopback) exited $?" >&2
+  # the ceiling of a chain of plain relays (no TLS, no framing) in front of
+  # the same server: 3 TCP hops as through the embedded agent (pod ->
+  # API server -> forwarder -> reader), 4 as through a separate agent
+  local spec hops mode up rport rpids
+  for spec in 3:copy 3:splice 4:copy; do
+    hops=${spec%:*}; mode=${spec#*:}; up=$hport; rpids=()
+    for _ in $(seq 2 "$hops"); do
+      rport=$(free_port)
+      python3 bench/interactive.py relay "$rport" "$up" "$mode" >>"$adir/relay.log" 2>&1 &
+      rpids+=("$!"); ia_pids+=("$!")
+      wait_listen "$rport" 20 || die "interactive part: a relay does not listen"
+      up=$rport
+    done
+    echo "run-bench: interactive: port-forward ceiling, $hops hops of plain relays ($mode)" >&2
+    python3 bench/interactive.py pf --bytes "$PF_BYTES" --reps "$PF_REPS" --timeout "$PF_TIMEOUT" \
+      "relay$hops-$mode:$up:$pid:${rpids[0]}" >>"$results" ||
+      echo "run-bench: interactive: relay measurement exited $?" >&2
+    for rport in "${rpids[@]}"; do stop_pid "$rport"; done
+  done
   stop_pid "$pid"
   ia_pids=()
 
