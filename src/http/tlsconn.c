@@ -23,6 +23,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "http/chanframe.h"
 #include "http/tlsconn.h"
 #include "http/tlsio.h"
 
@@ -271,21 +272,11 @@ ssize_t gt_tlsconn_read(void *ctx, void *buf, size_t n)
 int gt_tlsconn_write(void *ctx, const void *buf, size_t n)
 {
 	struct gt_tlsconn *c = ctx;
-	const char *p = buf;
-	ssize_t r;
+	struct iovec v = { (void *)buf, n };
 
 	if (c->session)
 		return gt_tlsio_write(&c->io, buf, n);
-	while (n > 0) {
-		r = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return n ? gt_writev_all(c->fd, &v, 1) : 0;
 }
 
 int gt_tlsconn_read_head(struct gt_tlsconn *c, struct gt_buf *head, size_t max,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "http/chanframe.h"
 #include "http/tlsio.h"
 
 #define RB_SIZE (256 * 1024)
@@ -17,19 +18,9 @@
 
 static int send_all(int fd, const void *buf, size_t n)
 {
-	const char *p = buf;
+	struct iovec v = { (void *)buf, n };
 
-	while (n) {
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return n ? gt_writev_all(fd, &v, 1) : 0;
 }
 
 static ssize_t io_pull(gnutls_transport_ptr_t p, void *buf, size_t n)

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import string
 import subprocess
@@ -492,6 +493,34 @@ def poll(fn, timeout=15, interval=0.1):
         time.sleep(interval)
         v = fn()
     return v
+
+
+def port_open(port):
+    """Something accepts connections on 127.0.0.1:PORT."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def stop_proc(proc, timeout=10):
+    """SIGTERM, then SIGKILL after timeout seconds; reaps the process."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def agent_links(srv, node):
+    """The API server's established TCP connections to NODE's agent endpoint
+    (streams it relays from the agent: exec, port-forward)."""
+    ep = srv.get("/api/v1/nodes/" + node)["metadata"]["annotations"]["gantry.dev/agent-endpoint"]
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", ep],
+                         capture_output=True, text=True, check=True).stdout
+    return [ln for ln in out.splitlines() if "pid=%d," % srv.proc.pid in ln]
 
 
 # ---- node agent helpers (tests/e2e/test_agent_*.py) ------------------------

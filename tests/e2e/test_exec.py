@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
-from conftest import (VERSIONS, _ns_name, agent_server, agent_teardown, create_pod, hctr, pod_body,
-                      wait_pod)
+from conftest import (VERSIONS, _ns_name, agent_links, agent_server, agent_teardown, create_pod, hctr,
+                      pod_body, wait_pod)
 
 K = "1.33"
 SERVE = ("mkdir -p /tmp/www && cd /tmp/www && head -c 10485760 /dev/urandom > big.bin"
@@ -387,14 +387,6 @@ def test_small_frame_flood(srv, ns):
     assert _wait(lambda: _fds(pid) <= base, 20), (base, _fds(pid))
 
 
-def _agent_links(srv):
-    """Established TCP connections from the API server to its agent's endpoint."""
-    ep = srv.get("/api/v1/nodes/" + srv.node)["metadata"]["annotations"]["gantry.dev/agent-endpoint"]
-    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", ep],
-                         capture_output=True, text=True, check=True).stdout
-    return [ln for ln in out.splitlines() if "pid=%d," % srv.proc.pid in ln]
-
-
 def test_embedded_agent_port_forward_connects_to_the_pod_itself(srv, ns):
     """With the embedded agent, a port-forward's bytes skip the agent's stream:
     while one is open the API server holds no connection to its agent (an
@@ -412,10 +404,10 @@ def test_embedded_agent_port_forward_connects_to_the_pod_itself(srv, ns):
             sess.update(timeout=1)
             out += sess.read_stdout() if sess.peek_stdout() else ""
         assert "ping" in out, out
-        assert _agent_links(srv), "an exec session holds no connection to the agent"
+        assert agent_links(srv, srv.node), "an exec session holds no connection to the agent"
     finally:
         sess.close()
-    assert _wait(lambda: not _agent_links(srv), 10), _agent_links(srv)
+    assert _wait(lambda: not agent_links(srv, srv.node), 10), agent_links(srv, srv.node)
     pf = portforward(v1.connect_get_namespaced_pod_portforward, "box", ns, ports="8123")
     s = pf.socket(8123)
     s.settimeout(20)
@@ -423,7 +415,7 @@ def test_embedded_agent_port_forward_connects_to_the_pod_itself(srv, ns):
         s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
         data = s.recv(65536)
         assert data.startswith(b"HTTP/1.0 200"), data[:100]
-        assert _agent_links(srv) == []  # mid-transfer
+        assert agent_links(srv, srv.node) == []  # mid-transfer
         while True:
             chunk = s.recv(1 << 20)
             if not chunk:

@@ -6,13 +6,12 @@ server.  Teardown stops the agents and `gantry node reset`s both roots."""
 import hashlib
 import os
 import socket
-import subprocess
 import threading
 import urllib.request
 
 import pytest
 
-from conftest import VERSIONS, Agents, _ns_name, poll
+from conftest import VERSIONS, Agents, _ns_name, agent_links, poll, port_open, stop_proc
 
 AGENTS = ["multi-a", "multi-b"]
 
@@ -166,14 +165,6 @@ def test_deployment_across_agents_with_a_service(cluster):
     assert poll(replaced, 60), [(p["metadata"]["name"], p["status"].get("phase")) for p in pods()]
 
 
-def _agent_links(srv, node):
-    """Established TCP connections from the API server to NODE's agent."""
-    ep = srv.get("/api/v1/nodes/" + node)["metadata"]["annotations"]["gantry.dev/agent-endpoint"]
-    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", ep],
-                         capture_output=True, text=True, check=True).stdout
-    return [ln for ln in out.splitlines() if "pid=%d," % srv.proc.pid in ln]
-
-
 @pytest.mark.parametrize("K", VERSIONS)
 def test_exec_and_port_forward_through_a_separate_agent(cluster, K):
     """A separate agent serves exec and port-forward through its own stream:
@@ -202,14 +193,14 @@ def test_exec_and_port_forward_through_a_separate_agent(cluster, K):
         port = s.getsockname()[1]
     proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "web", "%d:8123" % port)
     try:
-        assert poll(lambda: _connects(port), 20), "kubectl port-forward does not listen"
+        assert poll(lambda: port_open(port), 20), "kubectl port-forward does not listen"
         got, links = [None, None], []
 
         def fetch(i):
             with urllib.request.urlopen("http://127.0.0.1:%d/big.bin" % port, timeout=60) as r:
                 head = r.read(1 << 16)
                 if i == 0:  # mid-transfer: the API server relays the agent's stream
-                    links.extend(_agent_links(srv, "multi-b"))
+                    links.extend(agent_links(srv, "multi-b"))
                 data = head + r.read()
             got[i] = (len(data), hashlib.sha256(data).hexdigest())
         ts = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
@@ -220,16 +211,5 @@ def test_exec_and_port_forward_through_a_separate_agent(cluster, K):
         assert got == [(10485760, want)] * 2, (got, want)
         assert links, "no connection from the API server to the agent during the transfer"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_proc(proc)
 
-
-def _connects(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
