@@ -424,3 +424,40 @@ def test_embedded_agent_port_forward_connects_to_the_pod_itself(srv, ns):
     finally:
         s.close()
     assert len(data) > 10485760, len(data)
+
+
+@pytest.mark.parametrize("K", VERSIONS)
+def test_port_forward_client_killed_mid_transfer(srv, ns, K):
+    """kubectl port-forward is killed while a download runs through it: the
+    server lets go of the client's and the pod's connections (its
+    descriptors come back to where they were), and the next forward works."""
+    pid = srv.proc.pid
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = _fds(pid)
+    proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
+    try:
+        assert _wait(lambda: _connects(port), 20)
+        c = socket.create_connection(("127.0.0.1", port), timeout=20)
+        c.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+        assert c.recv(65536).startswith(b"HTTP/1.0 200")
+        assert _fds(pid) > base  # the forward holds the client's and the pod's sockets
+        proc.kill()
+        proc.communicate(timeout=10)
+        c.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _wait(lambda: _fds(pid) <= base, 20), (base, _fds(pid), os.listdir("/proc/%d/fd" % pid))
+    p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://127.0.0.1:%d/index.html" % port], capture_output=True, text=True)
+    assert p.stdout != "200", p  # nothing forwards any more
+    proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
+    try:
+        assert _wait(lambda: _connects(port), 20)
+        data = urllib.request.urlopen("http://127.0.0.1:%d/index.html" % port, timeout=20).read()
+        assert data == b"served\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
