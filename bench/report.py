@@ -100,7 +100,6 @@ def pick(results, **want):
 def report(results, meta):
     out = []
     w = out.append
-    cfg = kvs(meta.get("config", ""))
     parts = []
     if meta.get("elapsed_api_s"):
         parts.append(f"API part {meta['elapsed_api_s']} s")
