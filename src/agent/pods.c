@@ -724,7 +724,10 @@ static void report(struct pod *p)
 		return;
 	}
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
-	body = json_pack("{s:o}", "status", json_deep_copy(st)); /* st stays as reported */
+	/* the uid, as the kubelet sends it: the patch fails (422) when the name
+	 * now belongs to a newer pod, which must not get this one's status */
+	body = json_pack("{s:{s:s},s:o}", "metadata", "uid", p->uid, "status",
+			 json_deep_copy(st)); /* st stays as reported */
 	/* a merge patch keeps what it does not mention: clear what went away */
 	{
 		json_t *bst = json_object_get(body, "status");
@@ -737,7 +740,10 @@ static void report(struct pod *p)
 	}
 	gt_err_clear(&err);
 	if (gt_client_patch(p->a->client, path, "application/merge-patch+json", body, NULL, &err) < 0) {
-		if (err.code != -ENOENT)
+		if (err.code == -EBADMSG && strstr(err.msg, "metadata.uid"))
+			gt_debug("pod %s/%s (uid %s): not reported: the name is a newer pod's now",
+				 p->ns, p->name, p->uid);
+		else if (err.code != -ENOENT)
 			gt_warn("pod %s/%s: status update: %s", p->ns, p->name, err.msg);
 		json_decref(st);
 	} else {

@@ -389,6 +389,32 @@ static int conflict(const struct gt_resource *r, const char *name, struct gt_err
 }
 
 /*
+ * A write whose metadata.uid names another object than the one stored
+ * under this name (it was deleted and created again), as kube-apiserver
+ * answers it: an update's uid is a precondition (409), a patch that would
+ * change the uid is invalid (422).  A kubelet's status patch carries the
+ * pod's uid for this, so a late report never lands on a newer pod.
+ */
+static int uid_mismatch(const struct gt_resource *r, const json_t *cur, const json_t *nw,
+			bool patch, const char *name, struct gt_err *err)
+{
+	const char *want = gt_json_str(nw, "metadata.uid"), *have;
+	char q[256];
+
+	have = gt_json_str(cur, "metadata.uid") ?: "";
+	if (!want || !*want || !strcmp(want, have))
+		return 0;
+	if (patch)
+		return gt_err_set(err, -EBADMSG,
+				  "%s \"%s\" is invalid: metadata.uid: Invalid value: \"%s\": field is immutable",
+				  r->kind, name, want);
+	gt_res_qualified(r, q, sizeof(q));
+	return gt_err_set(err, -ESTALE,
+			  "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in precondition: %s, UID in object meta: %s",
+			  q, name, want, have);
+}
+
+/*
  * Builds the object to store from the current one and the caller's new
  * version, per part.  Returns the new object (new ref) or NULL with err.
  */
@@ -597,6 +623,10 @@ int gt_api_update(struct gt_api *api, const struct gt_resource *r, const char *n
 			gt_obj_unref(cur);
 			return conflict(r, name, err);
 		}
+		if ((rc = uid_mismatch(r, cur->obj, obj, false, name, err)) < 0) {
+			gt_obj_unref(cur);
+			return rc;
+		}
 		res = merge_for_update(r, cur->obj, obj, part, err);
 		if (!res) {
 			gt_obj_unref(cur);
@@ -644,6 +674,7 @@ int gt_api_modify(struct gt_api *api, const struct gt_resource *r, const char *n
 			return conflict(r, name, err);
 		}
 		if ((rc = check_type(r, copy, err)) < 0 ||
+		    (rc = uid_mismatch(r, cur->obj, copy, true, name, err)) < 0 ||
 		    (gt_json_str(copy, "metadata.name") &&
 		     strcmp(gt_json_str(copy, "metadata.name"), name) &&
 		     (rc = gt_err_set(err, -EINVAL, "metadata.name: the name of the object (%s) does not match the name on the URL (%s)",

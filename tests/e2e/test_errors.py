@@ -52,6 +52,39 @@ def test_conflict_on_stale_resource_version(server, v1, ns):
     assert v1.replace_namespaced_config_map("cc", ns, cur).data == {"a": "fresh"}
 
 
+def test_uid_of_a_replaced_object(server, v1, ns):
+    """A pod deleted and created again under its name: a status patch that
+    names the old pod's uid (as the kubelet's does) is refused with 422, a
+    replace carrying it with 409, and the new pod keeps its status."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "again"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    path = "/api/v1/namespaces/%s/pods/again" % ns
+    old = server.create("/api/v1/namespaces/%s/pods" % ns, pod)
+    r = server.request("DELETE", path, {"gracePeriodSeconds": 0})
+    assert r.status == 200, r
+    new = server.create("/api/v1/namespaces/%s/pods" % ns, pod)
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    r = server.request("PATCH", path + "/status",
+                       {"metadata": {"uid": old["metadata"]["uid"]}, "status": {"phase": "Failed"}},
+                       content_type="application/merge-patch+json")
+    s = _status(r, 422, "Invalid")
+    assert s["message"] == 'Pod "again" is invalid: metadata.uid: Invalid value: "%s": ' \
+        "field is immutable" % old["metadata"]["uid"], s
+    body = dict(old, status={"phase": "Failed"})
+    del body["metadata"]["resourceVersion"]
+    r = server.request("PUT", path, body)
+    s = _status(r, 409, "Conflict")
+    assert "Precondition failed: UID in precondition: %s, UID in object meta: %s" % (
+        old["metadata"]["uid"], new["metadata"]["uid"]) in s["message"], s
+    assert server.get(path)["status"].get("phase") == "Pending"
+    # its own uid passes
+    r = server.request("PATCH", path + "/status",
+                       {"metadata": {"uid": new["metadata"]["uid"]}, "status": {"phase": "Running"}},
+                       content_type="application/merge-patch+json")
+    assert r.status == 200 and r.json()["status"]["phase"] == "Running", r
+    _alive(server)
+
+
 def test_already_exists(server, v1, ns):
     v1.create_namespaced_config_map(ns, cm_body("dup"))
     with pytest.raises(ApiException) as e:

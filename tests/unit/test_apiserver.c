@@ -139,6 +139,59 @@ TEST(update_conflict_and_noop)
 	gt_obj_unref(o);
 }
 
+static int set_uid(json_t *obj, void *ctx, struct gt_err *err)
+{
+	(void)err;
+	gt_json_set_str(obj, "metadata.uid", ctx);
+	gt_json_set(obj, "status.replicas", json_integer(3));
+	return 0;
+}
+
+/* An object deleted and created again under its name is another object: a
+ * write that names the old one's uid fails (an update: 409, a patch or a
+ * status write: 422) and changes nothing; its own uid passes. */
+TEST(uid_names_the_object)
+{
+	const struct gt_resource *c = R("", "configmaps"), *d = R("apps", "deployments");
+	struct gt_delete_opts now = { .grace = 0 };
+	struct gt_obj *o = NULL, *o2 = NULL;
+	struct gt_err e;
+	char old[64];
+	json_t *stale;
+	bool gone;
+	int64_t v = 0;
+
+	gt_err_clear(&e);
+	CHECK_INT(gt_api_create(api, c, "default", cm("uu"), NULL, &o, &e), 0);
+	stale = json_deep_copy(o->obj);
+	gt_obj_unref(o);
+	CHECK_INT(gt_api_delete(api, c, "default", "uu", &now, &o, &gone, &e), 0);
+	gt_obj_unref(o);
+	CHECK_INT(gt_api_create(api, c, "default", cm("uu"), NULL, &o, &e), 0);
+	json_object_del(json_object_get(stale, "metadata"), "resourceVersion");
+	gt_json_set_str(stale, "data.k", "from-the-old-one");
+	CHECK_INT(gt_api_update(api, c, "default", "uu", GT_PART_MAIN, stale, NULL, &o2, &e), -ESTALE);
+	CHECK(strstr(e.msg, "Precondition failed: UID in precondition: ") != NULL);
+	CHECK(strstr(e.msg, gt_json_str(o->obj, "metadata.uid")) != NULL);
+	gt_obj_unref(o);
+	CHECK_INT(gt_api_get(api, c, "default", "uu", &o, &e), 0);
+	CHECK(strcmp(gt_json_str(o->obj, "data.k") ?: "", "from-the-old-one") != 0);
+	gt_obj_unref(o);
+
+	/* a status patch carrying a former deployment's uid */
+	CHECK_INT(gt_api_get(api, d, "default", "web", &o, &e), 0);
+	snprintf(old, sizeof(old), "%s", gt_json_str(o->obj, "metadata.uid"));
+	gt_obj_unref(o);
+	CHECK_INT(gt_api_modify(api, d, "default", "web", GT_PART_STATUS, set_uid, "0000-gone", NULL, &o,
+				&e), -EBADMSG);
+	CHECK_STR(e.msg, "Deployment \"web\" is invalid: metadata.uid: Invalid value: \"0000-gone\": "
+			 "field is immutable");
+	CHECK_INT(gt_api_modify(api, d, "default", "web", GT_PART_STATUS, set_uid, old, NULL, &o, &e), 0);
+	gt_json_int(o->obj, "status.replicas", &v);
+	CHECK_INT(v, 3);
+	gt_obj_unref(o);
+}
+
 static bool exists(const struct gt_resource *r, const char *ns, const char *name)
 {
 	struct gt_obj *o;
@@ -284,6 +337,7 @@ int main(void)
 	RUN(create_sets_metadata_and_defaults);
 	RUN(generation_and_status_subresource);
 	RUN(update_conflict_and_noop);
+	RUN(uid_names_the_object);
 	RUN(garbage_collection_policies);
 	RUN(finalizers_hold_deletion);
 	RUN(namespace_deletion);
