@@ -651,21 +651,22 @@ bool gt_agent_stream_handler(struct gt_agent *a, struct gt_http_req *req)
 
 		gt_err_clear(&err);
 		found = pf_netns(a, ns, name, s->netns, sizeof(s->netns), &err) == 0;
+	} else {
+		pthread_mutex_lock(&a->lock);
+		for (p = a->pods; p; p = p->next) {
+			if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)
+				continue;
+			for (size_t i = 0; i < p->nctrs; i++)
+				if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].running) {
+					gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, s->id, sizeof(s->id));
+					snprintf(s->dir, sizeof(s->dir), "%s/containers/%s/%d", p->dir,
+						 cname, p->ctrs[i].attempt);
+					found = true;
+				}
+			break;
+		}
+		pthread_mutex_unlock(&a->lock);
 	}
-	pthread_mutex_lock(&a->lock);
-	for (p = a->pods; p && !pf; p = p->next) {
-		if (strcmp(p->ns, ns) || strcmp(p->name, name) || p->gone)
-			continue;
-		for (size_t i = 0; i < p->nctrs; i++)
-			if (!strcmp(p->ctrs[i].name, cname) && p->ctrs[i].running) {
-				gt_ctr_id(p, &p->ctrs[i], p->ctrs[i].attempt, s->id, sizeof(s->id));
-				snprintf(s->dir, sizeof(s->dir), "%s/containers/%s/%d", p->dir, cname,
-					 p->ctrs[i].attempt);
-				found = true;
-			}
-		break;
-	}
-	pthread_mutex_unlock(&a->lock);
 	if (!found) {
 		char msg[512];
 

@@ -41,20 +41,18 @@ void gt_agent_end_release(struct gt_agent_end *a)
 	pthread_mutex_destroy(&a->wlock);
 }
 
-/* A port-forward to a pod of the in-process agent: 1 and a's raw end (a
- * refused connection kept as raw_error), 0 when it is not one, <0 when the
- * pod does not run there. */
-static int open_local(struct gt_api *api, const char *node, const char *path,
+int gt_agent_end_open(struct gt_api *api, const char *node, const char *path,
 		      struct gt_agent_end *a, struct gt_err *err)
 {
-	char ns[254], pod[254];
-	int64_t port;
-	const char *q = strstr(path, "?port=");
+	return gt_agent_dial(api, node, path, &a->fd, &a->pending, err);
+}
+
+int gt_agent_end_open_pf(struct gt_api *api, const char *node, const char *ns, const char *pod,
+			 unsigned port, struct gt_agent_end *a, struct gt_err *err)
+{
+	char path[600];
 	int r = 0;
 
-	if (sscanf(path, "/portforward/%253[^/]/%253[^/?]", ns, pod) != 2 || !q ||
-	    gt_parse_i64(q + 6, &port) < 0 || port < 1 || port > 65535)
-		return 0;
 	pthread_rwlock_rdlock(&api->local_lock);
 	if (api->has_local && !strcmp(api->local.node, node)) {
 		struct gt_err e;
@@ -67,21 +65,14 @@ static int open_local(struct gt_api *api, const char *node, const char *path,
 			if (r < 0)
 				a->raw_error = xstrdup(e.msg);
 			a->raw = true;
-			r = 1;
+			r = 0;
 		}
 	}
 	pthread_rwlock_unlock(&api->local_lock);
-	return r;
-}
-
-int gt_agent_end_open(struct gt_api *api, const char *node, const char *path,
-		      struct gt_agent_end *a, struct gt_err *err)
-{
-	int r = open_local(api, node, path, a, err);
-
-	if (r != 0)
-		return r < 0 ? r : 0;
-	return gt_agent_dial(api, node, path, &a->fd, &a->pending, err);
+	if (r < 0 || a->raw)
+		return r;
+	snprintf(path, sizeof(path), "/portforward/%s/%s?port=%u", ns, pod, port);
+	return gt_agent_end_open(api, node, path, a, err);
 }
 
 static ssize_t agent_read(void *ctx, void *buf, size_t n)
@@ -448,9 +439,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 		goto out;
 	}
 	gt_buf_init(&path);
-	if (pf) {
-		gt_buf_addf(&path, "/portforward/%s/%s", rt->ns, rt->name);
-	} else {
+	if (!pf) {
 		json_t *cs = gt_json_path(pod->obj, "spec.containers"), *c;
 		const char *want = gt_http_query(req, "container");
 		size_t i;
@@ -499,7 +488,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 			goto out;
 		}
 		if (chosen && gt_chan_proto_get(chosen)->tunnel) {
-			gt_spdy_serve_portforward(api, req, node, path.data, accept, chosen);
+			gt_spdy_serve_portforward(api, req, node, rt->ns, rt->name, accept, chosen);
 			goto out;
 		}
 		gt_http_add_header(req, "Upgrade", "websocket");
@@ -521,11 +510,9 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 				goto out;
 			}
 			for (size_t i = 0; i < x->n; i++) {
-				char p[600];
-
-				snprintf(p, sizeof(p), "%s?port=%u", path.data, x->ports[i]);
 				gt_agent_end_init(&x->ag[i]);
-				if (gt_agent_end_open(api, node, p, &x->ag[i], &err) < 0) {
+				if (gt_agent_end_open_pf(api, node, rt->ns, rt->name, x->ports[i], &x->ag[i],
+							 &err) < 0) {
 					gt_agent_end_release(&x->ag[i]);
 					x->n = i;
 					ws_pf_free(x);
@@ -557,7 +544,7 @@ void gt_handle_pod_stream(struct gt_api *api, struct gt_http_req *req, struct ro
 	}
 	if (!strncasecmp(upgrade, "SPDY/3.1", 8)) {
 		if (pf)
-			gt_spdy_serve_portforward(api, req, node, path.data, NULL, NULL);
+			gt_spdy_serve_portforward(api, req, node, rt->ns, rt->name, NULL, NULL);
 		else
 			gt_spdy_serve_exec(api, req, node, path.data, argv, argc, qflag(req, "stdin"),
 					   qflag(req, "stdout"), qflag(req, "stderr"), qflag(req, "tty"));

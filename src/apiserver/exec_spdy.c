@@ -212,7 +212,7 @@ struct pconn {
 
 struct sp {
 	struct gt_api *api;
-	char *node, *path;
+	char *node, *ns, *pod;
 	struct gt_spdy *spdy;
 	struct pconn **conns;
 	size_t n, cap;
@@ -263,7 +263,6 @@ static void new_conn(struct sp *s, const struct gt_spdy_pf_pair *pair)
 {
 	struct pconn *c = xcalloc(1, sizeof(*c));
 	struct gt_err err;
-	char path[700];
 
 	c->owner = s;
 	c->pair = *pair;
@@ -271,8 +270,7 @@ static void new_conn(struct sp *s, const struct gt_spdy_pf_pair *pair)
 	gt_grow((void **)&s->conns, &s->cap, s->n + 1, sizeof(*s->conns));
 	s->conns[s->n++] = c;
 	gt_err_clear(&err);
-	snprintf(path, sizeof(path), "%s?port=%u", s->path, pair->port);
-	if (gt_agent_end_open(s->api, s->node, path, &c->ag, &err) < 0) {
+	if (gt_agent_end_open_pf(s->api, s->node, s->ns, s->pod, pair->port, &c->ag, &err) < 0) {
 		gt_spdy_write(s->spdy, pair->error_stream, err.msg, strlen(err.msg), true, NULL);
 		gt_spdy_fin(s->spdy, pair->data_stream, NULL);
 		return;
@@ -361,12 +359,13 @@ static void sp_free(void *ctx)
 	struct sp *s = ctx;
 
 	free(s->node);
-	free(s->path);
+	free(s->ns);
+	free(s->pod);
 	free(s);
 }
 
 void gt_spdy_serve_portforward(struct gt_api *api, struct gt_http_req *req, const char *node,
-			       const char *agent_path, const char *tunnel_accept,
+			       const char *ns, const char *pod, const char *tunnel_accept,
 			       const char *tunnel_proto)
 {
 	static const char *const pf_versions[] = { "portforward.k8s.io", NULL };
@@ -380,7 +379,8 @@ void gt_spdy_serve_portforward(struct gt_api *api, struct gt_http_req *req, cons
 	s = xcalloc(1, sizeof(*s));
 	s->api = api;
 	s->node = xstrdup(node);
-	s->path = xstrdup(agent_path);
+	s->ns = xstrdup(ns);
+	s->pod = xstrdup(pod);
 	s->tunnel = tunnel_accept != NULL;
 	if (s->tunnel) {
 		gt_http_add_header(req, "Upgrade", "websocket");

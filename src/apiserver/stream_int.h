@@ -29,14 +29,19 @@ struct gt_agent_end {
 void gt_agent_end_init(struct gt_agent_end *a);
 void gt_agent_end_release(struct gt_agent_end *a);   /* closes fd */
 /*
- * Opens a's stream to `node`'s agent (GET path).  A port-forward (path
- * /portforward/NS/POD?port=P) to a pod of the in-process agent connects to
- * the pod instead; a refused connection there is reported as the agent
- * reports it, in a GT_CH_STATUS frame.  Errors: the pod or agent is not
- * there (before anything was sent to the client).
+ * Opens a's stream to `node`'s agent (GET path: exec, attach).  Errors: the
+ * agent is not there or refused (before anything was sent to the client).
  */
 int gt_agent_end_open(struct gt_api *api, const char *node, const char *path,
 		      struct gt_agent_end *a, struct gt_err *err);
+/*
+ * Opens a's port-forward to `port` of pod ns/pod on `node`: through the
+ * node's agent, or, for a pod of the in-process agent, straight to the pod;
+ * a refused connection there is reported as the agent reports it, in a
+ * GT_CH_STATUS frame.  Errors as gt_agent_end_open's.
+ */
+int gt_agent_end_open_pf(struct gt_api *api, const char *node, const char *ns, const char *pod,
+			 unsigned port, struct gt_agent_end *a, struct gt_err *err);
 /* The next frame from the agent, as gt_chan_read: 1, 0 at the end, <0. */
 int gt_agent_end_recv(struct gt_agent_end *a, int *ch, struct gt_buf *payload);
 /* Sends one channel frame to the agent (thread-safe). */
@@ -52,7 +57,7 @@ void gt_spdy_serve_exec(struct gt_api *api, struct gt_http_req *req, const char 
 /* tunnel_accept != NULL: kubectl 1.31+'s SPDY inside a WebSocket
  * (Sec-WebSocket-Accept value and the chosen subprotocol). */
 void gt_spdy_serve_portforward(struct gt_api *api, struct gt_http_req *req, const char *node,
-			       const char *agent_path, const char *tunnel_accept,
+			       const char *ns, const char *pod, const char *tunnel_accept,
 			       const char *tunnel_proto);
 
 #endif

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import (VERSIONS, _ns_name, agent_links, agent_server, agent_teardown, create_pod, hctr,
-                      pod_body, wait_pod)
+                      pod_body, port_open, wait_pod)
 
 K = "1.33"
 SERVE = ("mkdir -p /tmp/www && cd /tmp/www && head -c 10485760 /dev/urandom > big.bin"
@@ -123,13 +123,7 @@ def test_kubectl_port_forward(srv, ns, K):
         port = s.getsockname()[1]
     proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        _wait(lambda: port_open(port), 20)
         want = srv.kubectl(K, "exec", "box", "-n", ns, "--", "sha256sum",
                            "/tmp/www/big.bin").stdout.split()[0]
         got = [None, None]
@@ -324,7 +318,7 @@ def test_port_nothing_listens_on(srv, ns, tmp_path):
         port = ls.getsockname()[1]
     proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:9" % port)
     try:
-        assert _wait(lambda: _connects(port), 20)
+        assert _wait(lambda: port_open(port), 20)
         c = socket.create_connection(("127.0.0.1", port), timeout=20)
         c.sendall(b"x")
         assert c.recv(100) == b""
@@ -333,14 +327,6 @@ def test_port_nothing_listens_on(srv, ns, tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "refused" in err, err
-
-
-def _connects(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("K", VERSIONS)
@@ -438,7 +424,7 @@ def test_port_forward_client_killed_mid_transfer(srv, ns, K):
     base = _fds(pid)
     proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
     try:
-        assert _wait(lambda: _connects(port), 20)
+        assert _wait(lambda: port_open(port), 20)
         c = socket.create_connection(("127.0.0.1", port), timeout=20)
         c.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
         assert c.recv(65536).startswith(b"HTTP/1.0 200")
@@ -455,7 +441,7 @@ def test_port_forward_client_killed_mid_transfer(srv, ns, K):
     assert p.stdout != "200", p  # nothing forwards any more
     proc = srv.kubectl_popen(K, "port-forward", "-n", ns, "box", "%d:8123" % port)
     try:
-        assert _wait(lambda: _connects(port), 20)
+        assert _wait(lambda: port_open(port), 20)
         data = urllib.request.urlopen("http://127.0.0.1:%d/index.html" % port, timeout=20).read()
         assert data == b"served\n"
     finally:
